@@ -1,0 +1,47 @@
+// StreamInfo: what is known about one HTTP stream for logs, stats and headers (Envoy's StreamInfo).
+// Filled by the connection manager and the router; read by access log formatters and header formatters.
+
+export interface StreamInfo {
+  /** Wall-clock start (ms since epoch) for %START_TIME%. */
+  readonly startTime: number;
+  /** Monotonic start (ms) for durations. */
+  readonly startMonotonic: number;
+  /** HTTP/1.0, HTTP/1.1, HTTP/2. */
+  protocol: string;
+  responseCode: number;
+  /** Bit set of ResponseFlag values. */
+  responseFlags: number;
+  responseCodeDetails: string;
+  bytesReceived: number;
+  bytesSent: number;
+  /** Monotonic ms when the last downstream request byte arrived / first response byte was sent / stream ended. */
+  lastDownstreamRxByteReceived?: number;
+  firstUpstreamTxByteSent?: number;
+  firstUpstreamRxByteReceived?: number;
+  firstDownstreamTxByteSent?: number;
+  lastDownstreamTxByteSent?: number;
+  routeName: string;
+  /** `ip:port` of the chosen upstream host. */
+  upstreamHost: string;
+  upstreamCluster: string;
+  upstreamLocalAddress: string;
+  upstreamTransportFailureReason: string;
+  /** The trusted client address after XFF processing, `ip:port` (%DOWNSTREAM_REMOTE_ADDRESS%). */
+  downstreamRemoteAddress: string;
+  /** The physical peer, `ip:port` (%DOWNSTREAM_DIRECT_REMOTE_ADDRESS%). */
+  downstreamDirectRemoteAddress: string;
+  downstreamLocalAddress: string;
+  requestedServerName: string;
+  connectionTerminationDetails: string;
+  /** Dynamic metadata by filter namespace. */
+  readonly dynamicMetadata: Map<string, Record<string, unknown>>;
+}
+
+export function newStreamInfo(startTime: number, startMonotonic: number): StreamInfo {
+  return {
+    startTime, startMonotonic, protocol: 'HTTP/1.1', responseCode: 0, responseFlags: 0, responseCodeDetails: '',
+    bytesReceived: 0, bytesSent: 0, routeName: '', upstreamHost: '', upstreamCluster: '', upstreamLocalAddress: '',
+    upstreamTransportFailureReason: '', downstreamRemoteAddress: '', downstreamDirectRemoteAddress: '',
+    downstreamLocalAddress: '', requestedServerName: '', connectionTerminationDetails: '', dynamicMetadata: new Map(),
+  };
+}

@@ -1,0 +1,78 @@
+// The runtime route table contract consumed by the connection manager and the router filter.
+// Built once from a validated RouteConfiguration (route/route-config.ts); immutable afterwards.
+
+import type { HeaderMap, RequestHeaders } from '../http/headers.ts';
+import type { StreamInfo } from '../http/stream-info.ts';
+import type { Random } from '../common/clock.ts';
+
+export interface RouteConfig {
+  readonly name: string;
+  /** Virtual-host selection then first matching route, exactly as Envoy. null = no route (404 NR). */
+  route(request: RequestHeaders): Route | null;
+}
+
+export interface VirtualHostInfo {
+  readonly name: string;
+}
+
+/** Mutation context for header values that use %...% formatters. */
+export interface HeaderFormatContext {
+  readonly request: RequestHeaders;
+  readonly info: StreamInfo;
+}
+
+export interface Route {
+  /** Route.name (%ROUTE_NAME%), '' when unnamed. */
+  readonly name: string;
+  readonly virtualHost: VirtualHostInfo;
+  readonly action: RouteAction | RedirectAction | DirectResponseAction;
+  /**
+   * Request header add/remove in Envoy's order (weighted cluster, route, vhost, route config);
+   * `cluster` is the weighted-cluster choice, when there is one.
+   */
+  applyRequestHeaders(request: RequestHeaders, ctx: HeaderFormatContext, cluster?: ClusterChoice): void;
+  applyResponseHeaders(headers: HeaderMap, ctx: HeaderFormatContext, cluster?: ClusterChoice): void;
+  /** typed_per_filter_config for a filter name (most specific level wins). */
+  perFilterConfig(filterName: string, cluster?: ClusterChoice): unknown;
+}
+
+export interface ClusterChoice {
+  readonly name: string;
+  /** Subset LB criteria (`metadata_match.filter_metadata["envoy.lb"]`, merged with the weighted cluster's). */
+  readonly metadataMatch?: Readonly<Record<string, unknown>>;
+  /** Opaque handle the route uses for per-weighted-cluster header mutations and per-filter config. */
+  readonly weightedIndex?: number;
+}
+
+export interface RouteAction {
+  readonly type: 'route';
+  /** Picks the cluster (cluster / cluster_header / weighted_clusters). null = cluster_header absent. */
+  selectCluster(request: RequestHeaders, random: Random): ClusterChoice | null;
+  /** cluster_not_found_response_code as a status (503 default, 404, 500). */
+  readonly clusterNotFoundStatus: number;
+  /** Route timeout in ms (15000 default; 0 = disabled). Enforced by the router. */
+  readonly timeoutMs: number;
+  /** Route idle_timeout in ms, when set (0 disables the HCM stream idle timeout for this route). */
+  readonly idleTimeoutMs: number | undefined;
+  /** hash_policy result for RING_HASH; undefined when no policy produced a hash. */
+  computeHash(request: RequestHeaders, downstreamAddress: string): bigint | undefined;
+  /**
+   * Applies prefix_rewrite / regex_rewrite and host rewrites to the request in place, recording
+   * x-envoy-original-path / x-envoy-original-host. `upstreamHostname` feeds auto_host_rewrite.
+   */
+  rewriteRequest(request: RequestHeaders, upstreamHostname: string | undefined): void;
+  /** true when auto_host_rewrite is on (the router must pass the chosen host's hostname). */
+  readonly autoHostRewrite: boolean;
+}
+
+export interface RedirectAction {
+  readonly type: 'redirect';
+  /** The status (301 default) and the Location for this request. */
+  redirect(request: RequestHeaders): { status: number; location: string };
+}
+
+export interface DirectResponseAction {
+  readonly type: 'direct_response';
+  readonly status: number;
+  readonly body: string;
+}
