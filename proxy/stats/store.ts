@@ -1,0 +1,108 @@
+// The stats store: owns every counter, gauge and histogram by its Envoy flat name. Handles are plain
+// objects so recording on the hot path is a field update; rendering (admin /stats, Prometheus) reads them.
+
+import type { Counter, Gauge, Histogram, StatsScope } from './scope.ts';
+
+export class CounterImpl implements Counter {
+  v = 0;
+  /** true once recorded at least once (for `usedonly`). */
+  used = false;
+  inc(n = 1): void {
+    this.v += n;
+    this.used = true;
+  }
+  value(): number {
+    return this.v;
+  }
+}
+
+export class GaugeImpl implements Gauge {
+  v = 0;
+  used = false;
+  set(v: number): void {
+    this.v = v;
+    this.used = true;
+  }
+  inc(n = 1): void {
+    this.v += n;
+    this.used = true;
+  }
+  dec(n = 1): void {
+    this.v -= n;
+    this.used = true;
+  }
+  value(): number {
+    return this.v;
+  }
+}
+
+/** Envoy's default histogram bucket bounds (ms for *_time histograms). */
+export const DEFAULT_BUCKETS: readonly number[] = [
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
+];
+
+export class HistogramImpl implements Histogram {
+  /** Disjoint counts per bucket; the last slot counts values above the highest bound. */
+  readonly counts: number[];
+  count = 0;
+  sum = 0;
+  readonly bounds: readonly number[];
+  constructor(bounds: readonly number[] = DEFAULT_BUCKETS) {
+    this.bounds = bounds;
+    this.counts = new Array<number>(bounds.length + 1).fill(0);
+  }
+  record(v: number): void {
+    let i = 0;
+    const b = this.bounds;
+    while (i < b.length && v > b[i]!) i++;
+    this.counts[i]!++;
+    this.count++;
+    this.sum += v;
+  }
+}
+
+export class StatsStore implements StatsScope {
+  readonly counters = new Map<string, CounterImpl>();
+  readonly gauges = new Map<string, GaugeImpl>();
+  readonly histograms = new Map<string, HistogramImpl>();
+
+  scope(prefix: string): StatsScope {
+    return new PrefixedScope(this, prefix);
+  }
+  counter(name: string): CounterImpl {
+    let c = this.counters.get(name);
+    if (!c) this.counters.set(name, (c = new CounterImpl()));
+    return c;
+  }
+  gauge(name: string): GaugeImpl {
+    let g = this.gauges.get(name);
+    if (!g) this.gauges.set(name, (g = new GaugeImpl()));
+    return g;
+  }
+  histogram(name: string): HistogramImpl {
+    let h = this.histograms.get(name);
+    if (!h) this.histograms.set(name, (h = new HistogramImpl()));
+    return h;
+  }
+}
+
+class PrefixedScope implements StatsScope {
+  private readonly store: StatsStore;
+  private readonly prefix: string;
+  constructor(store: StatsStore, prefix: string) {
+    this.store = store;
+    this.prefix = prefix.endsWith('.') ? prefix : `${prefix}.`;
+  }
+  scope(prefix: string): StatsScope {
+    return new PrefixedScope(this.store, this.prefix + prefix);
+  }
+  counter(name: string): Counter {
+    return this.store.counter(this.prefix + name);
+  }
+  gauge(name: string): Gauge {
+    return this.store.gauge(this.prefix + name);
+  }
+  histogram(name: string): Histogram {
+    return this.store.histogram(this.prefix + name);
+  }
+}
