@@ -46,7 +46,7 @@ export const Failures = {
   connectionTermination: upstreamReset('upstream_connection_termination', 'connection_termination', 'connection termination', ResponseFlag.UpstreamConnectionTermination),
   overflow: upstreamReset('upstream_overflow', 'overflow', 'overflow', ResponseFlag.UpstreamOverflow, { 'x-envoy-overloaded': 'true' }),
   upstreamTimeout: { code: 'upstream_timeout', source: 'upstream', flag: ResponseFlag.UpstreamRequestTimeout, status: 504, body: 'upstream request timeout', details: 'upstream_response_timeout' },
-  upstreamProtocolError: { code: 'upstream_protocol_error', source: 'upstream', flag: ResponseFlag.UpstreamProtocolError, status: 502, body: 'upstream connect error or disconnect/reset before headers. reset reason: protocol error', details: 'upstream_reset_before_response_started{protocol_error}' },
+  upstreamProtocolError: { code: 'upstream_protocol_error', source: 'upstream', flag: ResponseFlag.UpstreamProtocolError, status: 503, body: 'upstream connect error or disconnect/reset before headers. reset reason: protocol error', details: 'upstream_reset_before_response_started{protocol_error}' },
   streamIdleTimeout: { code: 'stream_idle_timeout', source: 'downstream', flag: ResponseFlag.StreamIdleTimeout, status: 408, body: 'stream timeout', details: 'stream_idle_timeout' },
   requestTimeout: { code: 'request_timeout', source: 'downstream', flag: 0, status: 408, body: 'request timeout', details: 'request_overall_timeout' },
   malformedRequest: { code: 'malformed_request', source: 'downstream', flag: ResponseFlag.DownstreamProtocolError, status: 400, body: 'Bad Request', details: 'http1.codec_error' },

@@ -21,6 +21,8 @@ export interface LocalReplyOptions {
   /** %RESPONSE_CODE_DETAILS% */
   readonly details?: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /** Last edit of the reply headers (the router applies the route's response_headers_to_add here). */
+  readonly modifyHeaders?: (headers: HeaderMap) => void;
 }
 
 /** What a filter may do to the stream it runs on. */
@@ -35,10 +37,15 @@ export interface FilterCallbacks {
   sendLocalReply(status: number, body: string, opts?: LocalReplyOptions): void;
   /** Resumes decoding with the next filter after this one returned 'stop' without replying. */
   continueDecoding(): void;
-  /** The per-route config for this filter name, most specific first (weighted cluster > route > vhost). */
-  perRouteConfig<T>(): T | undefined;
-  /** The request body stream (for the terminal filter): chunks as they arrive, with backpressure. */
-  readonly downstreamBody: import('node:stream').Readable;
+  /** typed_per_filter_config for the filter named `filterName` (most specific level wins). */
+  perRouteConfig<T>(filterName: string): T | undefined;
+  /**
+   * The request body for the terminal filter: chunks as they arrive, pulled with backpressure and
+   * counted into info.bytesReceived; null when the request has no body. Iterate it once.
+   */
+  requestBody(): AsyncIterable<Buffer> | null;
+  /** Runs cb once the whole request has been received (at once if it already was). */
+  onRequestComplete(cb: () => void): void;
   /** Writes the response: headers (after encode filters), then body chunks with backpressure. */
   readonly encoder: ResponseEncoder;
   /** true once the downstream went away; filters holding resources must release them (onDestroy fires). */

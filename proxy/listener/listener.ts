@@ -1,0 +1,151 @@
+// One bound Listener: a node:http server on the listener's socket_address whose requests go to the
+// listener's HTTP connection manager. Owns connection accounting (listener.<addr>.downstream_cx_*),
+// codec errors (malformed HTTP → 400, oversized headers → 431, then close), and graceful drain.
+
+import { createServer, STATUS_CODES, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Clock } from '../common/clock.ts';
+import type { ConnectionManager } from '../http/connection-manager.ts';
+import type { Counter, Gauge, StatsScope } from '../stats/scope.ts';
+
+export interface ListenerRuntimeConfig {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  /** Listener.stat_prefix, else the address as Envoy writes it (`0.0.0.0_15006`). */
+  readonly statPrefix: string;
+  /** HCM max_request_headers_kb: larger request heads get 431. */
+  readonly maxRequestHeadersKb: number;
+  /** common_http_protocol_options.idle_timeout in ms (0 = none): idle keep-alive connections close. */
+  readonly idleTimeoutMs: number;
+  /** request_headers_timeout in ms (0 = none). */
+  readonly requestHeadersTimeoutMs: number;
+}
+
+interface ListenerStats {
+  readonly cxTotal: Counter;
+  readonly cxActive: Gauge;
+  readonly cxDestroy: Counter;
+  readonly hcmCxTotal: Counter;
+  readonly hcmCxActive: Gauge;
+  readonly hcmCxHttp1Total: Counter;
+  readonly hcmCxProtocolError: Counter;
+}
+
+/** Envoy's stat-name form of an address: `127.0.0.1_10000`, `[::]_80` → `::_80`. */
+export function listenerStatPrefix(address: string, port: number): string {
+  return `${address.replace(/^\[|\]$/g, '')}_${port}`;
+}
+
+export class Listener {
+  readonly config: ListenerRuntimeConfig;
+  readonly hcm: ConnectionManager;
+  private readonly server: Server;
+  private readonly stats: ListenerStats;
+  private readonly clock: Clock;
+  private readonly sockets = new Set<Socket>();
+  private boundPort = 0;
+
+  constructor(config: ListenerRuntimeConfig, hcm: ConnectionManager, stats: StatsScope, clock: Clock) {
+    this.config = config;
+    this.hcm = hcm;
+    this.clock = clock;
+    const ls = stats.scope(`listener.${config.statPrefix}`);
+    const hs = stats.scope(`http.${hcm.config.statPrefix}`);
+    this.stats = {
+      cxTotal: ls.counter('downstream_cx_total'),
+      cxActive: ls.gauge('downstream_cx_active'),
+      cxDestroy: ls.counter('downstream_cx_destroy'),
+      hcmCxTotal: hs.counter('downstream_cx_total'),
+      hcmCxActive: hs.gauge('downstream_cx_active'),
+      hcmCxHttp1Total: hs.counter('downstream_cx_http1_total'),
+      hcmCxProtocolError: hs.counter('downstream_cx_protocol_error'),
+    };
+    this.server = createServer({
+      maxHeaderSize: config.maxRequestHeadersKb * 1024,
+      requireHostHeader: true,
+      joinDuplicateHeaders: false,
+      noDelay: true,
+      keepAlive: true,
+      requestTimeout: 0,
+      headersTimeout: config.requestHeadersTimeoutMs,
+      keepAliveTimeout: config.idleTimeoutMs,
+    }, (req, res) => hcm.handle(req, res));
+    // Node closes idle keep-alive sockets after keepAliveTimeout (0 = never, as Envoy's idle_timeout 0).
+    this.server.maxHeadersCount = hcm.config.maxHeadersCount + 1;
+    this.server.on('connection', (socket: Socket) => this.onConnection(socket));
+    this.server.on('clientError', (err: Error & { code?: string }, socket: Socket) => this.onClientError(err, socket));
+  }
+
+  /** Binds the socket; resolves with the bound port (useful with port_value 0). */
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(new Error(`listener ${this.config.name}: cannot bind ${this.config.address}:${this.config.port}: ${err.message}`));
+      this.server.once('error', onError);
+      this.server.listen({ host: this.config.address, port: this.config.port, exclusive: true }, () => {
+        this.server.off('error', onError);
+        const addr = this.server.address();
+        this.boundPort = typeof addr === 'object' && addr ? addr.port : this.config.port;
+        resolve(this.boundPort);
+      });
+    });
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** Open downstream connections. */
+  connectionCount(): number {
+    return this.sockets.size;
+  }
+
+  /**
+   * Graceful drain: stop accepting, answer in-flight requests with `connection: close`, close idle
+   * connections, and after `drainTimeMs` close whatever is left.
+   */
+  async drain(drainTimeMs: number): Promise<void> {
+    this.hcm.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const deadline = new Promise<void>((resolve) => this.clock.setTimer(resolve, drainTimeMs));
+    await Promise.race([closed, deadline]);
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  /** Immediate close of the socket and every connection. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+
+  private onConnection(socket: Socket): void {
+    const s = this.stats;
+    s.cxTotal.inc();
+    s.cxActive.inc();
+    s.hcmCxTotal.inc();
+    s.hcmCxActive.inc();
+    s.hcmCxHttp1Total.inc();
+    this.sockets.add(socket);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      s.cxActive.dec();
+      s.hcmCxActive.dec();
+      s.cxDestroy.inc();
+    });
+  }
+
+  /** Codec errors: Envoy answers malformed HTTP/1 with 400 and oversized headers with 431, then closes. */
+  private onClientError(err: Error & { code?: string }, socket: Socket): void {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    this.stats.hcmCxProtocolError.inc();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+  }
+}
