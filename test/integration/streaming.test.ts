@@ -88,9 +88,9 @@ describe('streaming', () => {
 
     const total = 64 * 1024 * 1024;
     let written = 0;
-    let blocked = false;
+    let drains = 0;
     let body = '';
-    await new Promise<void>((resolve, reject) => {
+    const finished = new Promise<void>((resolve, reject) => {
       const req = httpRequest({ host: '127.0.0.1', port: proxy.listenerPort('main'), path: '/upload', method: 'POST', agent: false,
         headers: { 'content-length': String(total) } }, (res) => {
         res.on('data', (c: Buffer) => { body += c.toString(); });
@@ -102,12 +102,7 @@ describe('streaming', () => {
         while (written < total) {
           written += chunk.length;
           if (!req.write(chunk)) {
-            if (!blocked) {
-              blocked = true;
-              // The client is blocked while the upstream reads nothing: the proxy did not buffer the body.
-              void vi.waitFor(() => expect(written).toBeLessThan(16 * 1024 * 1024), { timeout: 100 }).then(release, reject);
-            }
-            req.once('drain', pump);
+            req.once('drain', () => { drains++; pump(); });
             return;
           }
         }
@@ -115,7 +110,17 @@ describe('streaming', () => {
       };
       pump();
     });
-    expect(blocked).toBe(true);
+    // Wait until the upload has stalled (no drain across several polls) while the upstream reads nothing.
+    let seen = -1;
+    let stable = 0;
+    await vi.waitFor(() => {
+      if (drains === seen) stable++;
+      else { seen = drains; stable = 0; }
+      if (stable < 3) throw new Error('upload still moving');
+    }, { timeout: 15_000, interval: 100 });
+    expect(written).toBeLessThan(16 * 1024 * 1024);
+    release();
+    await finished;
     expect(upstreamRead).toBe(total);
     expect(body).toBe('done');
   });
