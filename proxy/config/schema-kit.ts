@@ -24,6 +24,14 @@ export function snakeCase(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
+/**
+ * protobuf's json_name for a field: the letter after each `_` upper-cased, digits kept
+ * (`proxy_100_continue` → `proxy100Continue`, which snakeCase cannot invert).
+ */
+export function jsonName(field: string): string {
+  return field.replace(/_([^_])/g, (_m, c: string) => c.toUpperCase());
+}
+
 export interface MessageOptions {
   /** Envoy fields of this message that nodevoy does not implement: present → `not-implemented` error. */
   readonly unimplemented?: readonly string[];
@@ -36,12 +44,18 @@ export interface MessageOptions {
 export function message<S extends z.ZodRawShape>(typeName: string, shape: S, opts: MessageOptions = {}) {
   const unimplemented = new Set(opts.unimplemented ?? []);
   const known = new Set(Object.keys(shape));
+  // Each field as it may be written (proto name or json_name) → its proto name.
+  const fieldOf = new Map<string, string>();
+  for (const f of [...known, ...unimplemented]) {
+    fieldOf.set(f, f);
+    fieldOf.set(jsonName(f), f);
+  }
   const object = z.object(shape).catchall(strayCheck);
   return z.preprocess((input) => {
     if (input === null || typeof input !== 'object' || Array.isArray(input)) return input;
     const out: Record<string, unknown> = {};
     for (const [written, value] of Object.entries(input as Record<string, unknown>)) {
-      const key = snakeCase(written);
+      const key = fieldOf.get(written) ?? snakeCase(written);
       if (known.has(key)) {
         if (key in out) {
           out[written] = new StrayField('invalid', `field "${key}" is given twice (as snake_case and lowerCamelCase)`);
@@ -135,11 +149,42 @@ export function typedConfig(what: string, lookup: TypedConfigLookup): z.ZodType<
     }
     const parsed = schema.safeParse(rest);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, code: 'custom', message: issue.message, path: issue.path, params: { kind: kindOf(issue) } });
+      forwardIssues(ctx, parsed.error.issues);
       return z.NEVER;
     }
     return { typeUrl, config: parsed.data };
   });
+}
+
+/**
+ * Re-raises issues of a nested parse (an `Any` payload parsed with a schema chosen at parse time) on
+ * `ctx`, under `prefix`, keeping each issue's kind.
+ */
+export function forwardIssues(ctx: z.RefinementCtx, issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): void {
+  for (const issue of issues) {
+    ctx.addIssue({ code: 'custom', message: messageOf(issue), path: [...prefix, ...issue.path], params: { kind: kindOf(issue) } });
+  }
+}
+
+/**
+ * A field nodevoy implements only with some values (usually Envoy's default): any other value is a
+ * `not-implemented` error naming the field, rather than being silently ignored.
+ */
+export function onlyValues<T>(schema: z.ZodType<T, unknown>, allowed: readonly T[], field: string): z.ZodType<T, unknown> {
+  return schema.superRefine((value, ctx) => {
+    if (allowed.includes(value)) return;
+    ctx.addIssue({
+      code: 'custom',
+      message: `${field}: ${JSON.stringify(value)} is valid Envoy config but nodevoy implements only ${allowed.map((v) => JSON.stringify(v)).join(' or ')}`,
+      params: { kind: 'not-implemented' },
+    });
+  });
+}
+
+/** zod's wording for an absent required field ("expected object, received undefined") said plainly. */
+function messageOf(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) return 'required field is missing';
+  return issue.message;
 }
 
 function kindOf(issue: z.core.$ZodIssue): ConfigErrorKind {
@@ -152,7 +197,7 @@ export function toConfigErrors(issues: readonly z.core.$ZodIssue[], rootPath = '
   return issues.map((issue) => ({
     path: issue.path.reduce<string>((p, k) => joinPath(p, typeof k === 'number' ? k : String(k)), rootPath),
     kind: kindOf(issue),
-    message: issue.message,
+    message: messageOf(issue),
   }));
 }
 

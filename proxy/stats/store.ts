@@ -1,6 +1,7 @@
 // The stats store: owns every counter, gauge and histogram by its Envoy flat name. Handles are plain
 // objects so recording on the hot path is a field update; rendering (admin /stats, Prometheus) reads them.
 
+import { addBins, binKey, type Bins } from './histogram-bins.ts';
 import type { Counter, Gauge, Histogram, StatsScope } from './scope.ts';
 
 export class CounterImpl implements Counter {
@@ -42,11 +43,19 @@ export const DEFAULT_BUCKETS: readonly number[] = [
 ];
 
 export class HistogramImpl implements Histogram {
-  /** Disjoint counts per bucket; the last slot counts values above the highest bound. */
+  /** Disjoint counts per bucket since start; the last slot counts values above the highest bound (Prometheus). */
   readonly counts: number[];
   count = 0;
   sum = 0;
   readonly bounds: readonly number[];
+  /** true once recorded at least once (for `usedonly`). */
+  used = false;
+  /** Log-linear bins of the samples recorded since the last merge() (Envoy's flush interval). */
+  private recording: Bins = new Map();
+  /** The last completed interval's bins (the first value of /stats `P50(interval,cumulative)`). */
+  interval: Bins = new Map();
+  /** Every merged sample's bins (the cumulative value). */
+  readonly cumulative: Bins = new Map();
   constructor(bounds: readonly number[] = DEFAULT_BUCKETS) {
     this.bounds = bounds;
     this.counts = new Array<number>(bounds.length + 1).fill(0);
@@ -58,6 +67,15 @@ export class HistogramImpl implements Histogram {
     this.counts[i]!++;
     this.count++;
     this.sum += v;
+    this.used = true;
+    const k = binKey(v);
+    this.recording.set(k, (this.recording.get(k) ?? 0) + 1);
+  }
+  /** Ends the current interval (Envoy merges histograms on every stats flush, `stats_flush_interval`). */
+  merge(): void {
+    this.interval = this.recording;
+    this.recording = new Map();
+    addBins(this.cumulative, this.interval);
   }
 }
 
@@ -83,6 +101,14 @@ export class StatsStore implements StatsScope {
     let h = this.histograms.get(name);
     if (!h) this.histograms.set(name, (h = new HistogramImpl()));
     return h;
+  }
+  /** Closes the histograms' current interval (run every `stats_flush_interval`, see flush.ts). */
+  mergeHistograms(): void {
+    for (const h of this.histograms.values()) h.merge();
+  }
+  /** Admin `POST /reset_counters`: counters back to zero (gauges and histograms are kept, as in Envoy). */
+  resetCounters(): void {
+    for (const c of this.counters.values()) c.v = 0;
   }
 }
 

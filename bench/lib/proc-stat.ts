@@ -1,0 +1,74 @@
+// Reads a process tree's CPU time and resident memory from /proc (Linux only): utime+stime from
+// /proc/<pid>/stat, VmRSS from /proc/<pid>/status, summed over the process and its descendants.
+
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Clock ticks per second (`getconf CLK_TCK`; 100 on every mainstream Linux). */
+export const CLOCK_TICKS_PER_S = ((): number => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** The fields after the `(comm)` of /proc/<pid>/stat; comm may contain spaces and parentheses. */
+function statFields(pid: number): string[] | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
+/** CPU seconds (user + system) used so far by one process, from a /proc/<pid>/stat line. */
+export function cpuSecondsFromStat(statLine: string, ticksPerS = CLOCK_TICKS_PER_S): number {
+  const f = statLine.slice(statLine.lastIndexOf(')') + 2).split(' ');
+  // After "pid (comm) ", field 3 (state) is index 0, so utime (14) and stime (15) are indexes 11 and 12.
+  return (Number(f[11]) + Number(f[12])) / ticksPerS;
+}
+
+/** `pid` and every live descendant (nginx's master + worker; a shell wrapper and its child). */
+export function processTree(pid: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const f = statFields(Number(entry));
+    if (f) parentOf.set(Number(entry), Number(f[1]));
+  }
+  if (!parentOf.has(pid)) return [];
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) {
+    for (const [child, parent] of parentOf) if (parent === tree[i]) tree.push(child);
+  }
+  return tree;
+}
+
+export function treeCpuSeconds(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
+    try {
+      total += cpuSecondsFromStat(readFileSync(`/proc/${p}/stat`, 'utf8'));
+    } catch { /* exited between listing and reading */ }
+  }
+  return total;
+}
+
+/** VmRSS in bytes from a /proc/<pid>/status text (0 when absent, e.g. a zombie). */
+export function rssBytesFromStatus(statusText: string): number {
+  const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(statusText);
+  return m?.[1] ? Number(m[1]) * 1024 : 0;
+}
+
+export function treeRssBytes(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
+    try {
+      total += rssBytesFromStatus(readFileSync(`/proc/${p}/status`, 'utf8'));
+    } catch { /* exited */ }
+  }
+  return total;
+}

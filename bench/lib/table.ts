@@ -1,0 +1,61 @@
+// The one results table printed at the end of `npm run bench`: a row per peer and load tool, with the
+// req/s ratios against nginx and http-proxy measured by the same tool. Pure.
+
+import type { LoadResult, LoadTool } from './load.ts';
+
+export interface RunRow {
+  readonly peer: string;
+  readonly tool: LoadTool;
+  readonly load?: LoadResult;
+  /** Proxy CPU over the measured window as % of one core (absent for `direct`). */
+  readonly proxyCpuPct?: number;
+  /** Proxy CPU time per request, µs. */
+  readonly proxyCpuUsPerReq?: number;
+  /** Proxy resident memory after the run, MiB. */
+  readonly proxyRssMiB?: number;
+  /** Why the row has no numbers. */
+  readonly error?: string;
+}
+
+export const COLUMNS = ['peer', 'tool', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU', 'CPU µs/req', 'RSS MiB', 'errors', 'vs nginx', 'vs http-proxy'] as const;
+
+/** `peer`'s req/s divided by `baseline`'s, for the same tool ("-" when either is missing). */
+export function ratio(rows: readonly RunRow[], row: RunRow, baseline: string): string {
+  const base = rows.find((r) => r.peer === baseline && r.tool === row.tool)?.load;
+  if (!row.load || !base || base.rps === 0) return '-';
+  return `${(row.load.rps / base.rps).toFixed(2)}x`;
+}
+
+function fixed(n: number | undefined, digits: number): string {
+  return n === undefined ? '-' : n.toFixed(digits);
+}
+
+export function tableCells(rows: readonly RunRow[]): string[][] {
+  return rows.map((r) => {
+    if (!r.load) return [r.peer, r.tool, `failed: ${r.error ?? 'no result'}`];
+    return [
+      r.peer,
+      r.tool,
+      Math.round(r.load.rps).toString(),
+      fixed(r.load.p50Ms, 2),
+      fixed(r.load.p99Ms, 2),
+      r.proxyCpuPct === undefined ? '-' : `${r.proxyCpuPct.toFixed(0)}%`,
+      fixed(r.proxyCpuUsPerReq, 1),
+      fixed(r.proxyRssMiB, 1),
+      String(r.load.errors + r.load.non2xx),
+      ratio(rows, r, 'nginx'),
+      ratio(rows, r, 'http-proxy'),
+    ];
+  });
+}
+
+/** Fixed-width text table; a failed row's message runs across the numeric columns. */
+export function formatTable(rows: readonly RunRow[]): string {
+  const body = tableCells(rows);
+  const all = [[...COLUMNS], ...body];
+  // A failed row's last cell (its message) does not widen the column it starts in.
+  const widths = COLUMNS.map((_, i) => Math.max(...all.map((cells) => (cells.length === COLUMNS.length || i < cells.length - 1 ? cells[i]?.length ?? 0 : 0))));
+  const line = (cells: readonly string[]): string =>
+    cells.map((c, i) => (cells.length < COLUMNS.length && i === cells.length - 1 ? c : i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ').trimEnd();
+  return [line(COLUMNS), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n') + '\n';
+}

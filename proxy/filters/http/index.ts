@@ -1,0 +1,4 @@
+// The list of built-in HTTP filters: importing this module registers each of them (one import per
+// filter folder, whose index.ts calls registerHttpFilter). Adding a filter = one folder + one line here.
+
+import './router/index.ts';

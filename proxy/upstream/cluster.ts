@@ -1,0 +1,110 @@
+// A runtime Cluster: its hosts (by priority), the load balancer built over them (lb_policy from the
+// registry, priority/panic layer, optional subsets), cluster stats and membership gauges. Discovery
+// (static / DNS) feeds it through updateHosts(); the router only calls chooseHost().
+
+import type { Random } from '../common/clock.ts';
+import type { StatsScope } from '../stats/scope.ts';
+import type { ClusterConfig, EndpointConfig, LocalityEndpointsConfig } from './cluster-config.ts';
+import { ClusterStatsImpl } from './cluster-stats.ts';
+import { HostImpl } from './host.ts';
+import { loadBalancerFactory } from './load-balancer/index.ts';
+import { PriorityLoadBalancer, type LoadBalancerDeps } from './load-balancer/priority-load-balancer.ts';
+import { SubsetLoadBalancer } from './load-balancer/subset.ts';
+import type { LoadBalancer } from './load-balancer/types.ts';
+import type { CircuitBreakerThresholds, Cluster, Host, LoadBalancerContext } from './types.ts';
+
+export interface ClusterDeps {
+  /** The root scope; the cluster records under `cluster.<statName>.`. */
+  readonly stats: StatsScope;
+  readonly random: Random;
+  readonly addedViaApi: boolean;
+}
+
+export class ClusterImpl implements Cluster {
+  readonly name: string;
+  readonly statName: string;
+  readonly connectTimeoutMs: number;
+  readonly stats: ClusterStatsImpl;
+  readonly addedViaApi: boolean;
+  readonly circuitBreakers: { readonly default: CircuitBreakerThresholds; readonly high: CircuitBreakerThresholds };
+  readonly config: unknown;
+  readonly model: ClusterConfig;
+  private hostList: readonly HostImpl[] = [];
+  private lb: LoadBalancer;
+  private readonly lbDeps: LoadBalancerDeps;
+  /** Pools of removed hosts still draining in-flight requests. */
+  private readonly closing = new Set<Promise<void>>();
+
+  constructor(model: ClusterConfig, deps: ClusterDeps) {
+    this.model = model;
+    this.name = model.name;
+    this.statName = model.statName;
+    this.connectTimeoutMs = model.pool.connectTimeoutMs;
+    this.stats = new ClusterStatsImpl(deps.stats.scope(`cluster.${model.statName}`));
+    this.addedViaApi = deps.addedViaApi;
+    this.circuitBreakers = model.circuitBreakers;
+    this.config = model.wire;
+    this.lbDeps = { cluster: model, random: deps.random, stats: this.stats, factory: loadBalancerFactory(model.lbPolicy) };
+    this.lb = this.buildLoadBalancer();
+  }
+
+  hosts(): readonly Host[] {
+    return this.hostList;
+  }
+
+  chooseHost(ctx: LoadBalancerContext): Host | null {
+    return this.lb.chooseHost(ctx);
+  }
+
+  /** A host for `endpoint`; `address` overrides the configured one (DNS clusters pass the resolved IP). */
+  createHost(endpoint: EndpointConfig, locality: LocalityEndpointsConfig, address = endpoint.address): HostImpl {
+    return new HostImpl({
+      address,
+      port: endpoint.port,
+      // Envoy: the endpoint's hostname, else the DNS name the host was resolved from.
+      hostname: endpoint.hostname || (address === endpoint.address ? '' : endpoint.address),
+      weight: endpoint.weight,
+      priority: locality.priority,
+      locality: locality.locality,
+      metadata: endpoint.metadata,
+      healthStatus: endpoint.healthStatus,
+    }, this.model.pool, this.stats);
+  }
+
+  /**
+   * Replaces the membership. Hosts kept by identity keep their pools; removed hosts' pools close once
+   * their in-flight requests finish. Rebuilds the load balancer (a config-time cost, not per request).
+   */
+  updateHosts(hosts: readonly HostImpl[]): void {
+    const next = new Set(hosts);
+    const previous = new Set(this.hostList);
+    const removed = this.hostList.filter((h) => !next.has(h));
+    const added = hosts.filter((h) => !previous.has(h));
+    // Stable sort: priority order, then discovery order.
+    this.hostList = [...hosts].sort((a, b) => a.priority - b.priority);
+    this.lb = this.buildLoadBalancer();
+    this.stats.membership_total.set(this.hostList.length);
+    this.stats.membership_healthy.set(this.hostList.filter((h) => h.healthy()).length);
+    this.stats.membership_degraded.set(this.hostList.filter((h) => h.healthStatus === 'DEGRADED').length);
+    if (removed.length > 0 || added.length > 0) this.stats.membership_change.inc();
+    for (const h of removed) {
+      const p = h.close().finally(() => this.closing.delete(p));
+      this.closing.add(p);
+    }
+  }
+
+  /** Closes every host pool (waiting for in-flight requests) and the pools of removed hosts. */
+  async close(): Promise<void> {
+    await Promise.all([...this.hostList.map((h) => h.close()), ...this.closing]);
+  }
+
+  private buildLoadBalancer(): LoadBalancer {
+    const byPriority: Host[][] = [[]];
+    for (const h of this.hostList) {
+      while (byPriority.length <= h.priority) byPriority.push([]);
+      byPriority[h.priority]!.push(h);
+    }
+    const subset = this.model.subset;
+    return subset ? new SubsetLoadBalancer(byPriority, subset, this.lbDeps) : new PriorityLoadBalancer(byPriority, this.lbDeps);
+  }
+}

@@ -1,0 +1,180 @@
+// One upstream Host (an endpoint of a cluster) and its connection pool: an undici Pool created on first
+// use, HTTP/1.1 keep-alive or HTTP/2 prior knowledge (h2c), with Envoy's connection stats counted from
+// the pool's connect / disconnect / connectionError events. Knows nothing about load balancing.
+
+import { isIPv6 } from 'node:net';
+import { Pool, buildConnector, type Dispatcher } from 'undici';
+import type { ClusterStatsImpl } from './cluster-stats.ts';
+import type { EndpointMetadata, LocalityConfig, UpstreamPoolConfig } from './cluster-config.ts';
+import type { HealthStatus } from './load-assignment-schema.ts';
+import type { Host, HostStats } from './types.ts';
+
+/**
+ * Upper bound for keeping an idle upstream connection. Envoy's idle_timeout defaults to 1 h, but an
+ * upstream that closes idle sockets sooner without a Keep-Alive hint would make us reuse dead sockets;
+ * servers that send `Keep-Alive: timeout=N` lower it further (undici honours the hint).
+ */
+export const MAX_POOL_IDLE_MS = 60_000;
+
+/** Envoy's EDS health statuses that make a host unhealthy (`/failed_eds_health`). */
+const FAILED_EDS_HEALTH: ReadonlySet<HealthStatus> = new Set(['UNHEALTHY', 'DRAINING', 'TIMEOUT']);
+
+export interface HostDescription {
+  readonly address: string;
+  readonly port: number;
+  readonly hostname: string;
+  readonly weight: number;
+  readonly priority: number;
+  readonly locality: LocalityConfig;
+  readonly metadata: EndpointMetadata;
+  readonly healthStatus: HealthStatus;
+}
+
+/** `ip:port`, with IPv6 in brackets (Envoy's Address::asString). */
+export function formatAddress(address: string, port: number): string {
+  return isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+type ConnectorOptions = buildConnector.BuildOptions & { useH2c?: boolean; highWaterMark?: number };
+
+export class HostImpl implements Host {
+  readonly port: number;
+  readonly hostname: string;
+  readonly weight: number;
+  readonly priority: number;
+  readonly locality: LocalityConfig;
+  readonly metadata: EndpointMetadata;
+  readonly healthStatus: HealthStatus;
+  readonly stats: HostStats = {
+    rq_active: 0, rq_total: 0, rq_success: 0, rq_error: 0, rq_timeout: 0, cx_active: 0, cx_total: 0, cx_connect_fail: 0,
+  };
+  private currentAddress: string;
+  private currentAddressString: string;
+  private readonly poolConfig: UpstreamPoolConfig;
+  private readonly clusterStats: ClusterStatsImpl;
+  private pool: Pool | null = null;
+  /** The pool's clients that currently hold an open connection (dedups undici's h2 GOAWAY + close). */
+  private readonly connected = new Set<Dispatcher>();
+
+  constructor(description: HostDescription, poolConfig: UpstreamPoolConfig, clusterStats: ClusterStatsImpl) {
+    this.currentAddress = description.address;
+    this.currentAddressString = formatAddress(description.address, description.port);
+    this.port = description.port;
+    this.hostname = description.hostname;
+    this.weight = description.weight;
+    this.priority = description.priority;
+    this.locality = description.locality;
+    this.metadata = description.metadata;
+    this.healthStatus = description.healthStatus;
+    this.poolConfig = poolConfig;
+    this.clusterStats = clusterStats;
+  }
+
+  get address(): string {
+    return this.currentAddress;
+  }
+
+  get addressString(): string {
+    return this.currentAddressString;
+  }
+
+  /**
+   * LOGICAL_DNS: new connections go to the newly resolved address; connections already open keep
+   * their peer until they close (Envoy does not drain them).
+   */
+  setAddress(address: string): void {
+    this.currentAddress = address;
+    this.currentAddressString = formatAddress(address, this.port);
+  }
+
+  healthy(): boolean {
+    return !FAILED_EDS_HEALTH.has(this.healthStatus);
+  }
+
+  /** DEGRADED hosts are balanced as healthy (nodevoy has no degraded load tier) but flagged as Envoy does. */
+  healthFlags(): string {
+    if (FAILED_EDS_HEALTH.has(this.healthStatus)) return '/failed_eds_health';
+    if (this.healthStatus === 'DEGRADED') return '/degraded_eds_health';
+    return 'healthy';
+  }
+
+  dispatcher(): Dispatcher {
+    return this.pool ?? (this.pool = this.createPool());
+  }
+
+  /** Closes the pool gracefully (in-flight requests finish); a no-op if it was never used. */
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = null;
+    if (pool) await pool.close();
+  }
+
+  private createPool(): Pool {
+    const cfg = this.poolConfig;
+    const http2 = cfg.protocol === 'http2';
+    const connectorOptions: ConnectorOptions = {
+      timeout: cfg.connectTimeoutMs,
+      // Envoy speaks HTTP/2 upstream by prior knowledge when http2_protocol_options is set.
+      useH2c: http2,
+      ...(cfg.bufferLimitBytes !== undefined ? { highWaterMark: cfg.bufferLimitBytes } : {}),
+    };
+    const connector = buildConnector(connectorOptions);
+    const idle = Math.min(cfg.idleTimeoutMs || MAX_POOL_IDLE_MS, MAX_POOL_IDLE_MS);
+    const streams = cfg.http2.maxConcurrentStreams;
+    const pool = new Pool(`http://${this.currentAddressString}`, {
+      // Always dial the current address (it moves for a LOGICAL_DNS host).
+      connect: (opts, cb) => connector({ ...opts, hostname: this.currentAddress }, cb),
+      allowH2: http2,
+      // HTTP/1.1: one request per connection at a time; HTTP/2: undici multiplexes up to `pipelining` streams.
+      pipelining: http2 ? (streams ?? 100) : 1,
+      keepAliveTimeout: idle,
+      keepAliveMaxTimeout: idle,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      ...(cfg.maxRequestsPerConnection > 0 ? { maxRequestsPerClient: cfg.maxRequestsPerConnection } : {}),
+      ...(http2 ? {
+        h2Options: {
+          ...(streams !== undefined ? { maxConcurrentStreams: streams } : {}),
+          ...(cfg.http2.initialConnectionWindowSize !== undefined ? { connectionWindowSize: cfg.http2.initialConnectionWindowSize } : {}),
+          ...(cfg.http2.initialStreamWindowSize !== undefined ? { settings: { initialWindowSize: cfg.http2.initialStreamWindowSize } } : {}),
+        },
+      } : {}),
+    });
+    pool.on('connect', (_origin, targets) => this.onConnect(targets));
+    pool.on('disconnect', (_origin, targets) => this.onDisconnect(targets));
+    pool.on('connectionError', (_origin, _targets, err) => this.onConnectFail(err));
+    return pool;
+  }
+
+  // Envoy counts upstream_cx_total for every connection attempt, upstream_cx_destroy for every closed
+  // one (failed connects included) and upstream_cx_connect_fail for attempts that never connected.
+
+  private onConnect(targets: readonly Dispatcher[]): void {
+    const client = targets.at(-1);
+    if (!client || this.connected.has(client)) return;
+    this.connected.add(client);
+    const s = this.clusterStats;
+    s.upstream_cx_total.inc();
+    s.upstream_cx_active.inc();
+    this.stats.cx_total++;
+    this.stats.cx_active++;
+  }
+
+  private onDisconnect(targets: readonly Dispatcher[]): void {
+    const client = targets.at(-1);
+    if (!client || !this.connected.delete(client)) return;
+    this.clusterStats.upstream_cx_active.dec();
+    this.clusterStats.upstream_cx_destroy.inc();
+    this.stats.cx_active--;
+  }
+
+  private onConnectFail(err: Error & { code?: string }): void {
+    const s = this.clusterStats;
+    s.upstream_cx_total.inc();
+    s.upstream_cx_connect_fail.inc();
+    s.upstream_cx_destroy.inc();
+    if (err.code === 'UND_ERR_CONNECT_TIMEOUT') s.upstream_cx_connect_timeout.inc();
+    this.stats.cx_total++;
+    this.stats.cx_connect_fail++;
+  }
+}

@@ -1,0 +1,34 @@
+// LOGICAL_DNS discovery: one logical host for the single lb_endpoint; each refresh points *new*
+// connections at the first resolved address while open connections stay where they are (Envoy does
+// not drain them). Until the first answer the cluster has no host.
+
+import type { ClusterDiscovery, DiscoveryFactory } from './discovery.ts';
+import { startDnsRefresh } from './dns-resolver.ts';
+import type { HostImpl } from './host.ts';
+
+export const startLogicalDnsDiscovery: DiscoveryFactory = (cluster, deps): ClusterDiscovery => {
+  const model = cluster.model;
+  // The schema guarantees exactly one locality with one endpoint.
+  const locality = model.localities[0]!;
+  const endpoint = locality.endpoints[0]!;
+  let host: HostImpl | null = null;
+  const stop = startDnsRefresh({
+    name: endpoint.address,
+    family: model.dnsLookupFamily,
+    refreshRateMs: model.dnsRefreshRateMs,
+    clock: deps.clock,
+    resolver: deps.resolver,
+    stats: cluster.stats,
+    onResolved: (addresses) => {
+      const first = addresses[0];
+      if (first === undefined) return; // an empty answer keeps the current address
+      if (host) {
+        host.setAddress(first);
+      } else {
+        host = cluster.createHost(endpoint, locality, first);
+        cluster.updateHosts([host]);
+      }
+    },
+  });
+  return { stop };
+};
