@@ -240,6 +240,7 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
       headers['content-length'] = '0';
     }
     if (opts.headers) Object.assign(headers, opts.headers);
+    info.responseCode = status;
     opts.modifyHeaders?.(headers);
     const head = this.encodeHeaders({ status, headers }, body === '');
     const finish = (wrote: boolean): void => {

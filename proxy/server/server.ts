@@ -2,7 +2,7 @@
 // connection manager and Listener per listener, access loggers, admin server), tracks the server state
 // for /ready, and shuts down gracefully (drain listeners, close pools, flush logs).
 
-import { realClock, realRandom, type Clock, type Random } from '../common/clock.ts';
+import { realClock, realRandom, type Clock, type Random, type TimerHandle } from '../common/clock.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import type { BootstrapConfig, ListenerConfig } from '../config/bootstrap.ts';
 import { createAccessLogger, type AccessLogger } from '../access-log/access-logger.ts';
@@ -12,6 +12,7 @@ import { compileCidrs } from '../http/cidr.ts';
 import { ConnectionManager, type ConnectionManagerConfig, type HttpFilterEntry } from '../http/connection-manager.ts';
 import { Listener, listenerStatPrefix } from '../listener/listener.ts';
 import { StatsStore } from '../stats/store.ts';
+import { startStatsFlush } from '../stats/flush.ts';
 import { createClusterManager, type DnsResolver } from '../upstream/cluster-manager.ts';
 import type { ClusterManager } from '../upstream/types.ts';
 import '../filters/http/index.ts';
@@ -45,6 +46,7 @@ export class Server {
   private readonly startedAt: number;
   private readonly options: ServerOptions;
   private stopping: Promise<void> | null = null;
+  private statsFlush: TimerHandle | null = null;
 
   private constructor(options: ServerOptions) {
     this.options = options;
@@ -99,6 +101,8 @@ export class Server {
       const port = await l.listen();
       log.info(`listener '${l.config.name}' listening on ${l.config.address}:${port}`);
     }
+    // Histogram intervals for /stats roll over every stats_flush_interval (Envoy's default 5 s).
+    this.statsFlush = startStatsFlush(this.stats, this.clock, this.bootstrap.statsFlushIntervalMs);
     this.stats.counter('listener_manager.workers_started').inc();
     this.stats.gauge('server.live').set(1);
     this.state = 'LIVE';
@@ -116,7 +120,7 @@ export class Server {
       }),
     }));
     const accessLoggers = hcm.accessLog.map((wire) => {
-      const logger = createAccessLogger(wire, { clock: this.clock });
+      const logger = createAccessLogger(wire, { clock: this.clock, logger: this.logger });
       this.accessLoggers.push(logger);
       return logger;
     });
@@ -204,6 +208,7 @@ export class Server {
   }
 
   private async closeRest(): Promise<void> {
+    this.statsFlush?.cancel();
     await this.clusterManager.close();
     await Promise.all(this.accessLoggers.map((l) => l.close()));
     await this.admin?.close();

@@ -25,7 +25,7 @@ registerHttpFilter({
 const H = 'static_resources.listeners[0].filter_chains[0].filters[0].typed_config';
 const L0 = 'static_resources.listeners[0]';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 const router = (name = 'envoy.filters.http.router'): Json => ({ name, typed_config: { '@type': ROUTER_TYPE } });
 const tag = (name = 'tag', extra: Json = {}): Json => ({ name, typed_config: { '@type': TAG_TYPE }, ...extra });

@@ -1,3 +1,5 @@
+// HeaderMatcher and QueryParameterMatcher semantics (presence, invert, missing headers, pseudo-headers) and schema errors.
+
 import { describe, expect, it } from 'vitest';
 import { parseWith } from '../../../proxy/config/schema-kit.ts';
 import { HeaderMatcherSchema, compileHeaderMatcher } from '../../../proxy/matchers/header-matcher.ts';

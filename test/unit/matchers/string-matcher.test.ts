@@ -1,3 +1,5 @@
+// StringMatcher/RegexMatcher: every match kind, ignore_case, whole-value regexes and schema errors.
+
 import { describe, expect, it } from 'vitest';
 import { parseWith } from '../../../proxy/config/schema-kit.ts';
 import { StringMatcherSchema, compileStringMatcher } from '../../../proxy/matchers/string-matcher.ts';

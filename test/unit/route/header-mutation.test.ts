@@ -1,3 +1,5 @@
+// Header mutations (level order, append actions, formatters, forbidden names) and typed_per_filter_config resolution.
+
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { message } from '../../../proxy/config/schema-kit.ts';

@@ -1,3 +1,5 @@
+// Route actions: cluster selection (weighted, cluster_header), hash_policy, path/host rewrites, redirects, direct responses.
+
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,3 +1,5 @@
+// RouteConfiguration translation errors: every error with its path; unknown-field vs not-implemented vs invalid.
+
 import { describe, expect, it } from 'vitest';
 import { translate } from './route-fixtures.ts';
 

@@ -1,3 +1,5 @@
+// Route matching: path specifiers (query-string visibility, case_sensitive), headers, query parameters, gRPC, order, require_tls.
+
 import { describe, expect, it } from 'vitest';
 import type { HeaderMap } from '../../../proxy/http/headers.ts';
 import { table, singleHost, req } from './route-fixtures.ts';

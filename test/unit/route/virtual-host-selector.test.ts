@@ -1,3 +1,5 @@
+// Virtual host selection: exact > suffix wildcard > prefix wildcard > '*', ports, ignore_port_in_host_matching.
+
 import { describe, expect, it } from 'vitest';
 import { VirtualHostSelector, stripPort } from '../../../proxy/route/virtual-host-selector.ts';
 import { table, req } from './route-fixtures.ts';

@@ -179,6 +179,7 @@ export class Router implements HttpFilter, UpstreamCallbacks {
     if (!this.deps.config.suppressEnvoyHeaders) {
       response.headers['x-envoy-upstream-service-time'] = String(Math.round(upstream.headersAtMs - upstream.startMs));
     }
+    cb.info.responseCode = response.status; // response formatters (%RESPONSE_CODE%) read it
     this.finalizeResponseHeaders(response.headers);
     const wrote = cb.encoder.encodeHeaders(response, endStream);
     if (wrote instanceof Promise) wrote.catch(() => this.cb.encoder.resetStream());

@@ -1,0 +1,118 @@
+import { createServer as createH2Server, type Http2Server, type ServerHttp2Session } from 'node:http2';
+import { afterEach, describe, expect, it } from 'vitest';
+import { closedPort, startUpstream, type TestUpstream } from '../../support/upstream.ts';
+import { harness, staticCluster, type Harness } from './helpers.ts';
+
+const H2 = {
+  typed_extension_protocol_options: {
+    'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+      '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+      explicit_http_config: { http2_protocol_options: {} },
+    },
+  },
+};
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+function track(h: Harness): Harness {
+  cleanups.push(() => h.cm.close());
+  return h;
+}
+
+async function get(h: Harness, path = '/'): Promise<{ status: number; body: string }> {
+  const host = h.cluster.chooseHost({})!;
+  const res = await host.dispatcher().request({ path, method: 'GET', headers: { host: 'svc' } });
+  return { status: res.statusCode, body: await res.body.text() };
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setImmediate(r));
+  expect(cond()).toBe(true);
+}
+
+describe('host connection pool (HTTP/1.1)', () => {
+  let upstream: TestUpstream;
+  afterEach(async () => upstream?.close());
+
+  it('reuses one keep-alive connection for sequential requests and counts it', async () => {
+    upstream = await startUpstream('u1');
+    const h = track(harness(staticCluster([[{ ip: '127.0.0.1', port: upstream.port }]])));
+    expect(await get(h)).toEqual({ status: 200, body: 'u1' });
+    expect(await get(h)).toEqual({ status: 200, body: 'u1' });
+    expect(upstream.connectionsAccepted()).toBe(1);
+    const host = h.cluster.hosts()[0]!;
+    expect(h.stats.counter('cluster.c.upstream_cx_total').value()).toBe(1);
+    expect(h.stats.gauge('cluster.c.upstream_cx_active').value()).toBe(1);
+    expect(host.stats).toMatchObject({ cx_total: 1, cx_active: 1, cx_connect_fail: 0 });
+
+    await h.cm.close();
+    expect(h.stats.gauge('cluster.c.upstream_cx_active').value()).toBe(0);
+    expect(h.stats.counter('cluster.c.upstream_cx_destroy').value()).toBe(1);
+    await until(() => upstream.openSockets() === 0);
+  });
+
+  it('opens a new connection per request with max_requests_per_connection 1', async () => {
+    upstream = await startUpstream('u2');
+    const h = track(harness(staticCluster([[{ ip: '127.0.0.1', port: upstream.port }]], {
+      typed_extension_protocol_options: {
+        'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+          '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+          common_http_protocol_options: { max_requests_per_connection: 1 },
+          explicit_http_config: { http_protocol_options: {} },
+        },
+      },
+    })));
+    await get(h);
+    await get(h);
+    expect(upstream.connectionsAccepted()).toBe(2);
+    expect(h.stats.counter('cluster.c.upstream_cx_total').value()).toBe(2);
+  });
+
+  it('counts a refused connection in upstream_cx_connect_fail', async () => {
+    const port = await closedPort();
+    const h = track(harness(staticCluster([[{ ip: '127.0.0.1', port }]])));
+    await expect(get(h)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    expect(h.stats.counter('cluster.c.upstream_cx_connect_fail').value()).toBe(1);
+    expect(h.stats.counter('cluster.c.upstream_cx_total').value()).toBe(1);
+    expect(h.stats.gauge('cluster.c.upstream_cx_active').value()).toBe(0);
+    expect(h.cluster.hosts()[0]!.stats).toMatchObject({ cx_connect_fail: 1, cx_active: 0 });
+  });
+});
+
+describe('host connection pool (HTTP/2 prior knowledge)', () => {
+  let server: Http2Server | undefined;
+  afterEach(async () => {
+    const s = server;
+    server = undefined;
+    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+  });
+
+  it('speaks h2c to a plaintext HTTP/2 server and multiplexes requests on one session', async () => {
+    const sessions = new Set<ServerHttp2Session>();
+    server = createH2Server((req, res) => {
+      res.setHeader('x-http-version', req.httpVersion);
+      res.end(`h2 ${req.headers[':authority']}`);
+    });
+    server.on('session', (s) => sessions.add(s));
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+
+    const h = track(harness(staticCluster([[{ ip: '127.0.0.1', port }]], H2)));
+    const host = h.cluster.chooseHost({})!;
+    const responses = await Promise.all([1, 2, 3].map(async () => {
+      const res = await host.dispatcher().request({ path: '/', method: 'GET', headers: { host: 'reviews' } });
+      return { version: res.headers['x-http-version'], body: await res.body.text() };
+    }));
+    expect(responses).toEqual(Array.from({ length: 3 }, () => ({ version: '2.0', body: 'h2 reviews' })));
+    expect(sessions.size).toBe(1);
+    expect(h.stats.counter('cluster.c.upstream_cx_total').value()).toBe(1);
+
+    await h.cm.close();
+    expect(h.stats.gauge('cluster.c.upstream_cx_active').value()).toBe(0);
+    expect(h.stats.counter('cluster.c.upstream_cx_destroy').value()).toBe(1);
+  });
+});
