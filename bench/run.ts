@@ -10,7 +10,7 @@ import { parseBenchArgs, USAGE, type BenchOptions, type PeerName } from './lib/a
 import { HAS_WRK, runLoad, type LoadTool } from './lib/load.ts';
 import { PEERS, type RunningPeer } from './lib/peers.ts';
 import { HAS_TASKSET, ProcessGroup, freePort, waitForPort } from './lib/processes.ts';
-import { CLOCK_TICKS_PER_S, treeCpuSeconds, treeRssBytes } from './lib/proc-stat.ts';
+import { CLOCK_TICKS_PER_S, cpuBusySeconds, parseCpuList, treeCpuSeconds, treeRssBytes } from './lib/proc-stat.ts';
 import { formatTable, type RunRow } from './lib/table.ts';
 
 /** The Host header and path every load generator sends: the last virtual host and last route of the sidecar config. */
@@ -18,8 +18,13 @@ const REQUEST_HOST = 'bench-upstream.default.svc.cluster.local';
 const REQUEST_PATH = '/';
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 
+/** Above this share of a core taken by other processes on the proxy's CPU, a run is flagged as noisy. */
+const NOISY_OTHER_LOAD_PCT = 10;
+
 interface ResultRecord extends RunRow {
   readonly upstreamCpuPct?: number;
+  /** Busy time of the proxy's CPU(s) not spent in the proxy (other processes, steal), % of one core. */
+  readonly otherLoadOnProxyCpuPct?: number;
   readonly adminStats?: Record<string, number>;
 }
 
@@ -53,14 +58,20 @@ async function benchPeer(peer: PeerName, tools: readonly LoadTool[], o: BenchOpt
       tool, port: running!.port, host: REQUEST_HOST, path: REQUEST_PATH, connections: o.connections, durationS, cpus: o.loadCpus,
     }, group);
     if (o.warmupS > 0) await load(tools[0]!, o.warmupS);
+    const proxyCpus = parseCpuList(o.proxyCpus);
     for (const tool of tools) {
       const pid = running.child?.pid;
-      const [proxyCpu0, upstreamCpu0] = [pid === undefined ? 0 : treeCpuSeconds(pid), treeCpuSeconds(upstream.pid)];
+      const [proxyCpu0, upstreamCpu0, coreBusy0] = [pid === undefined ? 0 : treeCpuSeconds(pid), treeCpuSeconds(upstream.pid), cpuBusySeconds(proxyCpus)];
       const result = await load(tool, o.durationS);
       const proxyCpuS = pid === undefined ? undefined : treeCpuSeconds(pid) - proxyCpu0;
+      const otherLoadPct = ((cpuBusySeconds(proxyCpus) - coreBusy0 - (proxyCpuS ?? 0)) / o.durationS) * 100;
+      if (otherLoadPct > NOISY_OTHER_LOAD_PCT) {
+        log(`  warning: other processes used ${otherLoadPct.toFixed(0)}% of CPU ${o.proxyCpus} during this run; its numbers are noisy`);
+      }
       const row: ResultRecord = {
         peer, tool, load: result,
         upstreamCpuPct: ((treeCpuSeconds(upstream.pid) - upstreamCpu0) / o.durationS) * 100,
+        otherLoadOnProxyCpuPct: otherLoadPct,
         ...(proxyCpuS === undefined || pid === undefined ? {} : {
           proxyCpuPct: (proxyCpuS / o.durationS) * 100,
           proxyCpuUsPerReq: result.requests > 0 ? (proxyCpuS / result.requests) * 1e6 : undefined,

@@ -72,3 +72,33 @@ export function treeRssBytes(pid: number): number {
   }
   return total;
 }
+
+/** CPU numbers of a taskset list such as "0", "2,3" or "0-3". */
+export function parseCpuList(list: string): number[] {
+  const out: number[] = [];
+  for (const part of list.split(',')) {
+    const [from, to] = part.split('-').map(Number);
+    if (from === undefined || !Number.isInteger(from)) continue;
+    for (let c = from; c <= (to ?? from); c++) out.push(c);
+  }
+  return out;
+}
+
+/**
+ * Busy seconds (everything but idle and iowait) of the given CPUs, from a /proc/stat text. The proxy's
+ * CPU subtracted from its core's busy time is what other processes took: a noisy-run detector.
+ */
+export function cpuBusySecondsFromProcStat(procStat: string, cpus: readonly number[], ticksPerS = CLOCK_TICKS_PER_S): number {
+  let busy = 0;
+  for (const cpu of cpus) {
+    const f = new RegExp(`^cpu${cpu} (.*)$`, 'm').exec(procStat)?.[1]?.trim().split(/\s+/).map(Number);
+    if (!f) continue;
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
+    busy += user + nice + system + irq + softirq + steal;
+  }
+  return busy / ticksPerS;
+}
+
+export function cpuBusySeconds(cpus: readonly number[]): number {
+  return cpuBusySecondsFromProcStat(readFileSync('/proc/stat', 'utf8'), cpus);
+}

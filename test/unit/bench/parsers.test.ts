@@ -1,10 +1,10 @@
-// Tests the output parsers of the bench harness: autocannon -j, wrk --latency, /proc stat/status lines,
+// Tests the output parsers of the bench harness: autocannon -j, wrk --latency, /proc stat/status/stat lines,
 // and Envoy admin /stats text.
 
 import { describe, expect, it } from 'vitest';
 import { parseAutocannonJson, parseWrkOutput } from '../../../bench/lib/load.ts';
 import { parseAdminStats } from '../../../bench/lib/peers.ts';
-import { cpuSecondsFromStat, rssBytesFromStatus } from '../../../bench/lib/proc-stat.ts';
+import { cpuBusySecondsFromProcStat, cpuSecondsFromStat, parseCpuList, rssBytesFromStatus } from '../../../bench/lib/proc-stat.ts';
 
 const WRK = `Running 10s test @ http://127.0.0.1:4000/
   1 threads and 50 connections
@@ -83,5 +83,17 @@ describe('parseAdminStats', () => {
       'http.outbound.downstream_rq_2xx': 100000,
       'http.outbound.no_route': 0,
     });
+  });
+});
+
+describe('CPU lists and /proc/stat', () => {
+  it.each([['0', [0]], ['2,3', [2, 3]], ['0-2,5', [0, 1, 2, 5]]])('parseCpuList(%s)', (list, cpus) => {
+    expect(parseCpuList(list)).toEqual(cpus);
+  });
+
+  it('counts user, nice, system, irq, softirq and steal as busy; idle and iowait are not', () => {
+    const stat = 'cpu  900 0 900 900 9 0 0 0 0 0\ncpu0 100 10 50 1000 20 5 15 20 0 0\ncpu1 300 0 100 700 0 0 0 0 0 0\n';
+    expect(cpuBusySecondsFromProcStat(stat, [0], 100)).toBe(2);
+    expect(cpuBusySecondsFromProcStat(stat, [0, 1], 100)).toBe(6);
   });
 });
