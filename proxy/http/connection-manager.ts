@@ -328,7 +328,10 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
     this.headersSent = true;
     this.touch();
     this.res.writeHead(response.status, h as Record<string, string | string[]>);
-    if (endStream) this.endResponse();
+    if (endStream) {
+      this.res.end();
+      this.endResponse();
+    }
   }
 
   encodeData(chunk: Buffer, endStream: boolean): boolean {

@@ -16,6 +16,9 @@ import type { Host, HostStats } from './types.ts';
  */
 export const MAX_POOL_IDLE_MS = 60_000;
 
+/** Http2ProtocolOptions.max_concurrent_streams default. */
+const ENVOY_DEFAULT_MAX_CONCURRENT_STREAMS = 2_147_483_647;
+
 /** Envoy's EDS health statuses that make a host unhealthy (`/failed_eds_health`). */
 const FAILED_EDS_HEALTH: ReadonlySet<HealthStatus> = new Set(['UNHEALTHY', 'DRAINING', 'TIMEOUT']);
 
@@ -120,13 +123,16 @@ export class HostImpl implements Host {
     };
     const connector = buildConnector(connectorOptions);
     const idle = Math.min(cfg.idleTimeoutMs || MAX_POOL_IDLE_MS, MAX_POOL_IDLE_MS);
-    const streams = cfg.http2.maxConcurrentStreams;
+    // Envoy's HTTP/2 pool opens another connection only when max_concurrent_streams (default 2^31-1)
+    // is reached, i.e. one connection per host; the server's SETTINGS may still lower the limit.
+    const streams = cfg.http2.maxConcurrentStreams ?? ENVOY_DEFAULT_MAX_CONCURRENT_STREAMS;
     const pool = new Pool(`http://${this.currentAddressString}`, {
       // Always dial the current address (it moves for a LOGICAL_DNS host).
       connect: (opts, cb) => connector({ ...opts, hostname: this.currentAddress }, cb),
       allowH2: http2,
-      // HTTP/1.1: one request per connection at a time; HTTP/2: undici multiplexes up to `pipelining` streams.
-      pipelining: http2 ? (streams ?? 100) : 1,
+      // HTTP/1.1: one request per connection at a time; HTTP/2: streams multiplexed on one connection.
+      pipelining: http2 ? streams : 1,
+      ...(http2 ? { connections: 1 } : {}),
       keepAliveTimeout: idle,
       keepAliveMaxTimeout: idle,
       headersTimeout: 0,
@@ -134,7 +140,7 @@ export class HostImpl implements Host {
       ...(cfg.maxRequestsPerConnection > 0 ? { maxRequestsPerClient: cfg.maxRequestsPerConnection } : {}),
       ...(http2 ? {
         h2Options: {
-          ...(streams !== undefined ? { maxConcurrentStreams: streams } : {}),
+          maxConcurrentStreams: streams,
           ...(cfg.http2.initialConnectionWindowSize !== undefined ? { connectionWindowSize: cfg.http2.initialConnectionWindowSize } : {}),
           ...(cfg.http2.initialStreamWindowSize !== undefined ? { settings: { initialWindowSize: cfg.http2.initialStreamWindowSize } } : {}),
         },
