@@ -6,12 +6,9 @@ FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
-COPY bin ./bin
-COPY cli ./cli
-COPY proxy ./proxy
-COPY control-client ./control-client
-COPY certs ./certs
+# The rest of the context: .dockerignore lets through only the tsconfigs, bin/ and the source folders
+# (a folder may be absent in a checkout, which a COPY naming it would fail on).
+COPY . .
 RUN npm run build
 
 FROM node:24-bookworm-slim AS runtime

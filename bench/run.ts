@@ -23,8 +23,6 @@ const NOISY_OTHER_LOAD_PCT = 10;
 
 interface ResultRecord extends RunRow {
   readonly upstreamCpuPct?: number;
-  /** Busy time of the proxy's CPU(s) not spent in the proxy (other processes, steal), % of one core. */
-  readonly otherLoadOnProxyCpuPct?: number;
   readonly adminStats?: Record<string, number>;
 }
 

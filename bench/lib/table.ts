@@ -11,13 +11,15 @@ export interface RunRow {
   readonly proxyCpuPct?: number;
   /** Proxy CPU time per request, µs. */
   readonly proxyCpuUsPerReq?: number;
+  /** Busy time of the proxy's CPU not spent in the proxy (other processes, steal), % of one core. */
+  readonly otherLoadOnProxyCpuPct?: number;
   /** Proxy resident memory after the run, MiB. */
   readonly proxyRssMiB?: number;
   /** Why the row has no numbers. */
   readonly error?: string;
 }
 
-export const COLUMNS = ['peer', 'tool', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU', 'CPU µs/req', 'RSS MiB', 'errors', 'vs nginx', 'vs http-proxy'] as const;
+export const COLUMNS = ['peer', 'tool', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU', 'CPU µs/req', 'RSS MiB', 'errors', 'other CPU', 'vs nginx', 'vs http-proxy'] as const;
 
 /** `peer`'s req/s divided by `baseline`'s, for the same tool ("-" when either is missing). */
 export function ratio(rows: readonly RunRow[], row: RunRow, baseline: string): string {
@@ -43,6 +45,7 @@ export function tableCells(rows: readonly RunRow[]): string[][] {
       fixed(r.proxyCpuUsPerReq, 1),
       fixed(r.proxyRssMiB, 1),
       String(r.load.errors + r.load.non2xx),
+      r.otherLoadOnProxyCpuPct === undefined ? '-' : `${Math.max(0, r.otherLoadOnProxyCpuPct).toFixed(0)}%`,
       ratio(rows, r, 'nginx'),
       ratio(rows, r, 'http-proxy'),
     ];

@@ -10,8 +10,8 @@ function load(tool: LoadTool, rps: number): LoadResult {
 
 const rows: RunRow[] = [
   { peer: 'direct', tool: 'wrk', load: load('wrk', 60_000) },
-  { peer: 'nginx', tool: 'wrk', load: load('wrk', 30_000), proxyCpuPct: 61.4, proxyCpuUsPerReq: 17.06, proxyRssMiB: 12.94 },
-  { peer: 'http-proxy', tool: 'wrk', load: load('wrk', 10_000), proxyCpuPct: 99.6, proxyCpuUsPerReq: 88.44, proxyRssMiB: 120 },
+  { peer: 'nginx', tool: 'wrk', load: load('wrk', 30_000), proxyCpuPct: 61.4, proxyCpuUsPerReq: 17.06, proxyRssMiB: 12.94, otherLoadOnProxyCpuPct: 3.4 },
+  { peer: 'http-proxy', tool: 'wrk', load: load('wrk', 10_000), proxyCpuPct: 99.6, proxyCpuUsPerReq: 88.44, proxyRssMiB: 120, otherLoadOnProxyCpuPct: -0.4 },
   { peer: 'nginx', tool: 'autocannon', load: load('autocannon', 25_000) },
   { peer: 'nodevoy', tool: 'autocannon', load: load('autocannon', 12_500) },
   { peer: 'nodevoy', tool: 'wrk', error: 'nodevoy exited (1) before listening on 4000' },
@@ -30,8 +30,8 @@ describe('ratio', () => {
 });
 
 describe('tableCells', () => {
-  it('rounds req/s, keeps two decimals of latency, one of CPU µs and RSS, and sums errors and non-2xx', () => {
-    expect(tableCells(rows)[1]).toEqual(['nginx', 'wrk', '30000', '1.23', '5.68', '61%', '17.1', '12.9', '3', '1.00x', '3.00x']);
+  it('rounds req/s, keeps two decimals of latency, one of CPU µs and RSS, sums errors and non-2xx, clamps other CPU at 0', () => {
+    expect(tableCells(rows)[1]).toEqual(['nginx', 'wrk', '30000', '1.23', '5.68', '61%', '17.1', '12.9', '3', '3%', '1.00x', '3.00x']);
     expect(tableCells(rows)[0]?.slice(5, 8)).toEqual(['-', '-', '-']);
   });
 
@@ -44,11 +44,11 @@ describe('formatTable', () => {
   it('aligns columns: names left, numbers right, one header and one rule line', () => {
     const lines = formatTable(rows.slice(0, 3)).trimEnd().split('\n');
     expect(lines).toEqual([
-      'peer        tool  req/s  p50 ms  p99 ms  proxy CPU  CPU µs/req  RSS MiB  errors  vs nginx  vs http-proxy',
-      '----------  ----  -----  ------  ------  ---------  ----------  -------  ------  --------  -------------',
-      'direct      wrk   60000    1.23    5.68          -           -        -       3     2.00x          6.00x',
-      'nginx       wrk   30000    1.23    5.68        61%        17.1     12.9       3     1.00x          3.00x',
-      'http-proxy  wrk   10000    1.23    5.68       100%        88.4    120.0       3     0.33x          1.00x',
+      'peer        tool  req/s  p50 ms  p99 ms  proxy CPU  CPU µs/req  RSS MiB  errors  other CPU  vs nginx  vs http-proxy',
+      '----------  ----  -----  ------  ------  ---------  ----------  -------  ------  ---------  --------  -------------',
+      'direct      wrk   60000    1.23    5.68          -           -        -       3          -     2.00x          6.00x',
+      'nginx       wrk   30000    1.23    5.68        61%        17.1     12.9       3         3%     1.00x          3.00x',
+      'http-proxy  wrk   10000    1.23    5.68       100%        88.4    120.0       3         0%     0.33x          1.00x',
     ]);
   });
 });
