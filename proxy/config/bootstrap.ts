@@ -36,8 +36,6 @@ export interface ListenerConfig {
   /** Listener.stat_prefix; '' = derive `listener.<address>_<port>.`. */
   readonly statPrefix: string;
   readonly trafficDirection: 'UNSPECIFIED' | 'INBOUND' | 'OUTBOUND';
-  /** bind_to_port (default true); false = reached only through another listener's use_original_dst. */
-  readonly bindToPort: boolean;
   /** enable_reuse_port (Envoy default true). */
   readonly enableReusePort: boolean;
   /** per_connection_buffer_limit_bytes (default 1 MiB). */
@@ -156,7 +154,7 @@ function duplicateAddresses(listeners: readonly Indexed<ListenerWire>[]): Config
   const first = new Map<string, number>();
   for (const { index, value } of listeners) {
     const { address, port_value: port } = value.address.socket_address;
-    if (port === 0 || value.bind_to_port === false) continue;
+    if (port === 0) continue;
     const key = `${address}:${port}`;
     const seen = first.get(key);
     if (seen === undefined) first.set(key, index);
@@ -188,7 +186,6 @@ function buildListener(wire: ListenerWire, index: number, clusterExists: (name: 
     ipv4Compat: socket.ipv4_compat ?? false,
     statPrefix: wire.stat_prefix ?? '',
     trafficDirection: wire.traffic_direction ?? 'UNSPECIFIED',
-    bindToPort: wire.bind_to_port ?? true,
     enableReusePort: wire.enable_reuse_port ?? true,
     perConnectionBufferLimitBytes: wire.per_connection_buffer_limit_bytes ?? 1024 * 1024,
     hcm,

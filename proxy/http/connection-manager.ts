@@ -38,6 +38,8 @@ export interface ConnectionManagerConfig {
   readonly requestTimeoutMs: number;
   /** common_http_protocol_options.max_headers_count */
   readonly maxHeadersCount: number;
+  /** common_http_protocol_options.headers_with_underscores_action */
+  readonly headersWithUnderscoresAction: 'ALLOW' | 'REJECT_REQUEST' | 'DROP_HEADER';
   /** `via` header value; '' = none. */
   readonly via: string;
   /** strip_matching_host_port / strip_any_host_port */
@@ -66,6 +68,8 @@ interface HcmStats {
   readonly rqTimeout: Counter;
   readonly rqIdleTimeout: Counter;
   readonly rqHeaderOverflow: Counter;
+  readonly rqRejectedUnderscores: Counter;
+  readonly rqDroppedUnderscores: Counter;
 }
 
 function hcmStats(scope: StatsScope): HcmStats {
@@ -81,6 +85,8 @@ function hcmStats(scope: StatsScope): HcmStats {
     rqTimeout: scope.counter('downstream_rq_timeout'),
     rqIdleTimeout: scope.counter('downstream_rq_idle_timeout'),
     rqHeaderOverflow: scope.counter('downstream_rq_too_many_headers'),
+    rqRejectedUnderscores: scope.counter('requests_rejected_with_underscores_in_headers'),
+    rqDroppedUnderscores: scope.counter('dropped_headers_with_underscores'),
   };
 }
 
@@ -180,6 +186,8 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
       this.sendFailure(Failures.headersTooLarge);
       return;
     }
+
+    if (config.headersWithUnderscoresAction !== 'ALLOW' && !this.applyUnderscoreAction(config.headersWithUnderscoresAction)) return;
 
     const tls = (socket as { encrypted?: boolean }).encrypted === true;
     const outcome = mutateRequestHeaders(this.request.headers, peerIp, tls, config.headerPolicy);
@@ -404,6 +412,25 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
     const cbs = this.requestCompleteCallbacks;
     this.requestCompleteCallbacks = null;
     if (cbs) for (const cb of cbs) cb();
+  }
+
+  /**
+   * headers_with_underscores_action: REJECT_REQUEST answers 400 (details `unexpected_underscore`),
+   * DROP_HEADER removes the header. Returns false when the request was rejected.
+   */
+  private applyUnderscoreAction(action: 'REJECT_REQUEST' | 'DROP_HEADER'): boolean {
+    const headers = this.request.headers;
+    for (const name of Object.keys(headers)) {
+      if (!name.includes('_')) continue;
+      if (action === 'REJECT_REQUEST') {
+        this.hcm.stats.rqRejectedUnderscores.inc();
+        this.sendLocalReply(400, '', { flags: ResponseFlag.DownstreamProtocolError, details: 'http1.unexpected_underscore' });
+        return false;
+      }
+      delete headers[name];
+      this.hcm.stats.rqDroppedUnderscores.inc();
+    }
+    return true;
   }
 
   private stripHostPort(listenerPort: number | undefined): void {

@@ -32,13 +32,10 @@ export const HCM_DEFAULTS = {
   requestTimeoutMs: 0,
   requestHeadersTimeoutMs: 0,
   drainTimeoutMs: 5_000,
-  delayedCloseTimeoutMs: 1_000,
   maxRequestHeadersKb: 60,
   // common_http_protocol_options (core.v3.HttpProtocolOptions) as the HCM applies them.
   idleTimeoutMs: 60 * 60_000,
   maxHeadersCount: 100,
-  maxConnectionDurationMs: 0,
-  maxStreamDurationMs: 0,
   headersWithUnderscoresAction: 'ALLOW',
 } as const;
 
@@ -53,12 +50,10 @@ const InternalAddressConfigSchema = message(`${HCM}.InternalAddressConfig`, {
 
 const HttpProtocolOptionsSchema = message('envoy.config.core.v3.HttpProtocolOptions', {
   idle_timeout: duration.optional(),
-  max_connection_duration: duration.optional(),
   max_headers_count: uint32.pipe(z.number().min(1)).optional(),
-  max_stream_duration: duration.optional(),
   headers_with_underscores_action: enumOf('envoy.config.core.v3.HttpProtocolOptions.HeadersWithUnderscoresAction',
     ['ALLOW', 'REJECT_REQUEST', 'DROP_HEADER']).optional(),
-}, { unimplemented: ['max_requests_per_connection', 'max_response_headers_kb'] });
+}, { unimplemented: ['max_requests_per_connection', 'max_response_headers_kb', 'max_connection_duration', 'max_stream_duration'] });
 
 /** One configured HTTP filter, resolved to its registered type. */
 export interface HttpFilterConfig {
@@ -156,23 +151,23 @@ export const HttpConnectionManagerSchema = message(HCM, {
   stream_idle_timeout: duration.optional(),
   request_timeout: duration.optional(),
   request_headers_timeout: duration.optional(),
+  // drain_timeout is the HTTP/2 GOAWAY grace period; with HTTP/1 downstreams it has nothing to time.
   drain_timeout: duration.optional(),
-  delayed_close_timeout: duration.optional(),
   max_request_headers_kb: uint32.pipe(z.number().min(1).max(8192)).optional(),
   common_http_protocol_options: HttpProtocolOptionsSchema.optional(),
   http_protocol_options: Http1ProtocolOptionsSchema.optional(),
   access_log: z.array(AccessLogSchema).optional(),
   via: headerValue.optional(),
-  add_user_agent: bool.optional(),
   // Path normalisation (RFC 3986 dot segments, merged slashes) is not implemented yet: only Envoy's
   // default `false` is accepted, so a config that asks for it is rejected rather than served unnormalised.
   normalize_path: onlyValues(bool, [false], 'normalize_path').optional(),
   merge_slashes: onlyValues(bool, [false], 'merge_slashes').optional(),
   strip_matching_host_port: bool.optional(),
   strip_any_host_port: bool.optional(),
-  proxy_100_continue: bool.optional(),
+  // false (Envoy's default): the proxy answers `Expect: 100-continue` itself, which node:http does.
+  proxy_100_continue: onlyValues(bool, [false], 'proxy_100_continue').optional(),
 }, {
-  unimplemented: ['rds', 'scoped_routes', 'tracing', 'http2_protocol_options', 'http3_protocol_options',
+  unimplemented: ['delayed_close_timeout', 'add_user_agent', 'rds', 'scoped_routes', 'tracing', 'http2_protocol_options', 'http3_protocol_options',
     'scheme_header_transformation', 'access_log_flush_interval', 'flush_access_log_on_new_request',
     'access_log_options', 'original_ip_detection_extensions', 'early_header_mutation_extensions',
     'forward_client_cert_details', 'set_current_client_cert_details', 'represent_ipv4_remote_address_as_ipv4_mapped_ipv6',
@@ -213,23 +208,16 @@ export interface HcmConfig {
   readonly requestTimeoutMs: number;
   readonly requestHeadersTimeoutMs: number;
   readonly drainTimeoutMs: number;
-  readonly delayedCloseTimeoutMs: number;
   readonly maxRequestHeadersKb: number;
   /** common_http_protocol_options.idle_timeout: connection idle timeout. */
   readonly idleTimeoutMs: number;
   readonly maxHeadersCount: number;
-  readonly maxConnectionDurationMs: number;
-  readonly maxStreamDurationMs: number;
   readonly headersWithUnderscoresAction: 'ALLOW' | 'REJECT_REQUEST' | 'DROP_HEADER';
   readonly accessLog: readonly AccessLogWire[];
   /** `via` header value; '' = none. */
   readonly via: string;
-  /** add_user_agent: set x-envoy-downstream-service-cluster/-node from the node. */
-  readonly addUserAgent: boolean;
   /** strip_matching_host_port / strip_any_host_port (mutually exclusive). */
   readonly stripHostPort: 'none' | 'matching' | 'any';
-  /** proxy_100_continue: false = the proxy answers `Expect: 100-continue` itself. */
-  readonly proxy100Continue: boolean;
 }
 
 /** Applies HCM_DEFAULTS to a parsed HttpConnectionManager (which must have its route_config). */
@@ -255,17 +243,12 @@ export function toHcmConfig(wire: HttpConnectionManagerWire, routeConfig: RouteC
     requestTimeoutMs: wire.request_timeout ?? d.requestTimeoutMs,
     requestHeadersTimeoutMs: wire.request_headers_timeout ?? d.requestHeadersTimeoutMs,
     drainTimeoutMs: wire.drain_timeout ?? d.drainTimeoutMs,
-    delayedCloseTimeoutMs: wire.delayed_close_timeout ?? d.delayedCloseTimeoutMs,
     maxRequestHeadersKb: wire.max_request_headers_kb ?? d.maxRequestHeadersKb,
     idleTimeoutMs: common?.idle_timeout ?? d.idleTimeoutMs,
     maxHeadersCount: common?.max_headers_count ?? d.maxHeadersCount,
-    maxConnectionDurationMs: common?.max_connection_duration ?? d.maxConnectionDurationMs,
-    maxStreamDurationMs: common?.max_stream_duration ?? d.maxStreamDurationMs,
     headersWithUnderscoresAction: common?.headers_with_underscores_action ?? d.headersWithUnderscoresAction,
     accessLog: wire.access_log ?? [],
     via: wire.via ?? '',
-    addUserAgent: wire.add_user_agent ?? false,
     stripHostPort: wire.strip_any_host_port ? 'any' : wire.strip_matching_host_port ? 'matching' : 'none',
-    proxy100Continue: wire.proxy_100_continue ?? false,
   });
 }

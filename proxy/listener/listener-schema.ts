@@ -4,7 +4,7 @@
 
 import { z } from 'zod';
 import { BindAddressSchema } from '../config/core-schema.ts';
-import { bool, enumOf, message, typedConfig, uint32 } from '../config/schema-kit.ts';
+import { bool, enumOf, message, onlyValues, typedConfig, uint32 } from '../config/schema-kit.ts';
 import { HCM_TYPE_URL, HttpConnectionManagerSchema, type HttpConnectionManagerWire } from '../http/hcm-schema.ts';
 
 /** Network filters by typed_config `@type`: only the HTTP connection manager is implemented. */
@@ -44,7 +44,8 @@ export const ListenerSchema = message('envoy.config.listener.v3.Listener', {
   })),
   per_connection_buffer_limit_bytes: uint32.optional(),
   traffic_direction: enumOf('envoy.config.core.v3.TrafficDirection', ['UNSPECIFIED', 'INBOUND', 'OUTBOUND']).optional(),
-  bind_to_port: bool.optional(),
+  // false means "reachable only through use_original_dst", which needs the original_dst listener filter.
+  bind_to_port: onlyValues(bool, [true], 'bind_to_port').optional(),
   enable_reuse_port: bool.optional(),
 }, {
   unimplemented: ['additional_addresses', 'filter_chain_matcher', 'use_original_dst', 'default_filter_chain',

@@ -3,7 +3,7 @@
 // codec errors (malformed HTTP → 400, oversized headers → 431, then close), and graceful drain.
 
 import { createServer, STATUS_CODES, type Server } from 'node:http';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import type { Clock } from '../common/clock.ts';
 import type { ConnectionManager } from '../http/connection-manager.ts';
 import type { Counter, Gauge, StatsScope } from '../stats/scope.ts';
@@ -20,6 +20,12 @@ export interface ListenerRuntimeConfig {
   readonly idleTimeoutMs: number;
   /** request_headers_timeout in ms (0 = none). */
   readonly requestHeadersTimeoutMs: number;
+  /** enable_reuse_port: SO_REUSEPORT, so several nodevoy processes can share the port. */
+  readonly enableReusePort: boolean;
+  /** per_connection_buffer_limit_bytes: the socket buffer high-water mark. */
+  readonly perConnectionBufferLimitBytes: number;
+  /** socket_address.ipv4_compat: an IPv6 wildcard also accepts IPv4 (Envoy's default is IPv6 only). */
+  readonly ipv4Compat: boolean;
 }
 
 interface ListenerStats {
@@ -70,6 +76,7 @@ export class Listener {
       requestTimeout: 0,
       headersTimeout: config.requestHeadersTimeoutMs,
       keepAliveTimeout: config.idleTimeoutMs,
+      highWaterMark: config.perConnectionBufferLimitBytes,
     }, (req, res) => hcm.handle(req, res));
     // Node closes idle keep-alive sockets after keepAliveTimeout (0 = never, as Envoy's idle_timeout 0).
     this.server.maxHeadersCount = hcm.config.maxHeadersCount + 1;
@@ -82,7 +89,8 @@ export class Listener {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(new Error(`listener ${this.config.name}: cannot bind ${this.config.address}:${this.config.port}: ${err.message}`));
       this.server.once('error', onError);
-      this.server.listen({ host: this.config.address, port: this.config.port, exclusive: true }, () => {
+      const { address, port, enableReusePort, ipv4Compat } = this.config;
+      this.server.listen({ host: address, port, reusePort: enableReusePort, ipv6Only: isIP(address) === 6 && !ipv4Compat }, () => {
         this.server.off('error', onError);
         const addr = this.server.address();
         this.boundPort = typeof addr === 'object' && addr ? addr.port : this.config.port;

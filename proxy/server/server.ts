@@ -141,6 +141,7 @@ export class Server {
       streamIdleTimeoutMs: hcm.streamIdleTimeoutMs,
       requestTimeoutMs: hcm.requestTimeoutMs,
       maxHeadersCount: hcm.maxHeadersCount,
+      headersWithUnderscoresAction: hcm.headersWithUnderscoresAction,
       via: hcm.via,
       stripHostPort: hcm.stripHostPort,
       routeConfig: l.routeConfig,
@@ -155,6 +156,9 @@ export class Server {
       maxRequestHeadersKb: hcm.maxRequestHeadersKb,
       idleTimeoutMs: hcm.idleTimeoutMs,
       requestHeadersTimeoutMs: hcm.requestHeadersTimeoutMs,
+      enableReusePort: l.enableReusePort,
+      perConnectionBufferLimitBytes: l.perConnectionBufferLimitBytes,
+      ipv4Compat: l.ipv4Compat,
     }, new ConnectionManager(config, deps), this.stats, this.clock);
   }
 

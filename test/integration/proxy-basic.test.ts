@@ -178,5 +178,24 @@ describe('bad input', () => {
     const out = await raw(s.listenerPort('main'), `GET / HTTP/1.1\r\nHost: a\r\nx-big: ${'a'.repeat(2000)}\r\n\r\n`);
     expect(out).toMatch(/^HTTP\/1\.1 431 /);
     expect(up.received).toHaveLength(0);
+    it('headers_with_underscores_action REJECT_REQUEST answers 400; DROP_HEADER removes the header', async () => {
+    const up = await upstream('web');
+    const route = '- match: { prefix: / }\n  route: { cluster: web }';
+    const reject = await proxy(bootstrapYaml({ hcmExtra: 'common_http_protocol_options: { headers_with_underscores_action: REJECT_REQUEST }', routes: route, clusters: staticCluster('web', [up.port]) }));
+    expect((await send(reject.listenerPort('main'), '/', { headers: { x_bad: '1' } })).status).toBe(400);
+    expect(up.received).toHaveLength(0);
+    const drop = await proxy(bootstrapYaml({ hcmExtra: 'common_http_protocol_options: { headers_with_underscores_action: DROP_HEADER }', routes: route, clusters: staticCluster('web', [up.port]) }));
+    expect((await send(drop.listenerPort('main'), '/', { headers: { x_bad: '1', 'x-good': '2' } })).status).toBe(200);
+    expect(up.received[0]!.headers).not.toHaveProperty('x_bad');
+    expect(up.received[0]!.headers['x-good']).toBe('2');
+  });
+
+  it('more request headers than max_headers_count get 431', async () => {
+    const up = await upstream('web');
+    const s = await proxy(bootstrapYaml({ hcmExtra: 'common_http_protocol_options: { max_headers_count: 5 }', routes: '- match: { prefix: / }\n  route: { cluster: web }', clusters: staticCluster('web', [up.port]) }));
+    const headers: Record<string, string> = {};
+    for (let i = 0; i < 6; i++) headers[`x-h${i}`] = String(i);
+    expect((await send(s.listenerPort('main'), '/', { headers })).status).toBe(431);
+    expect(up.received).toHaveLength(0);
   });
 });

@@ -103,7 +103,7 @@ static_resources:
           internal_address_config: {cidr_ranges: [{address_prefix: 10.0.0.0, prefix_len: 8}]}
           stream_idle_timeout: 30s
           common_http_protocol_options: {idle_timeout: 0.5s, max_headers_count: 50}
-          proxy_100_continue: true
+          proxy_100_continue: false
           route_config:
             name: local
             internal_only_headers: [X-Internal]
@@ -138,7 +138,7 @@ const CAMEL_JSON = JSON.stringify({
         internalAddressConfig: { cidrRanges: [{ addressPrefix: '10.0.0.0', prefixLen: 8 }] },
         streamIdleTimeout: '30s',
         commonHttpProtocolOptions: { idleTimeout: '0.5s', maxHeadersCount: 50 },
-        proxy100Continue: true,
+        proxy100Continue: false,
         routeConfig: {
           name: 'local',
           internalOnlyHeaders: ['X-Internal'],
@@ -174,7 +174,7 @@ describe('validateBootstrap: valid bootstraps', () => {
     const { hcm: h, routeConfig, ...l } = config.listeners[0]!;
     expect(l).toEqual({
       name: 'main', address: '0.0.0.0', port: 15001, ipv4Compat: false, statPrefix: '', trafficDirection: 'UNSPECIFIED',
-      bindToPort: true, enableReusePort: true, perConnectionBufferLimitBytes: 1048576,
+      enableReusePort: true, perConnectionBufferLimitBytes: 1048576,
     });
     expect(routeConfig.name).toBe('local');
     const { httpFilters, routeConfig: routeWire, ...rest } = h;
@@ -188,9 +188,9 @@ describe('validateBootstrap: valid bootstraps', () => {
       useRemoteAddress: true, xffNumTrustedHops: 1, skipXffAppend: false,
       internalCidrs: [{ addressPrefix: '10.0.0.0', prefixLen: 8 }], internalOnlyHeaders: ['x-internal'],
       serverName: 'envoy', serverHeaderTransformation: 'OVERWRITE',
-      streamIdleTimeoutMs: 30_000, requestTimeoutMs: 0, requestHeadersTimeoutMs: 0, drainTimeoutMs: 5000, delayedCloseTimeoutMs: 1000,
-      maxRequestHeadersKb: 60, idleTimeoutMs: 500, maxHeadersCount: 50, maxConnectionDurationMs: 0, maxStreamDurationMs: 0,
-      headersWithUnderscoresAction: 'ALLOW', accessLog: [], via: '', addUserAgent: false, stripHostPort: 'none', proxy100Continue: true,
+      streamIdleTimeoutMs: 30_000, requestTimeoutMs: 0, requestHeadersTimeoutMs: 0, drainTimeoutMs: 5000,
+      maxRequestHeadersKb: 60, idleTimeoutMs: 500, maxHeadersCount: 50,
+      headersWithUnderscoresAction: 'ALLOW', accessLog: [], via: '', stripHostPort: 'none',
     });
   });
 
@@ -199,7 +199,7 @@ describe('validateBootstrap: valid bootstraps', () => {
     expect(h).toMatchObject({
       codecType: HCM_DEFAULTS.codecType, generateRequestId: true, useRemoteAddress: false, xffNumTrustedHops: 0,
       internalCidrs: [], serverName: 'envoy', streamIdleTimeoutMs: 300_000, requestTimeoutMs: 0, maxRequestHeadersKb: 60,
-      idleTimeoutMs: 3_600_000, maxHeadersCount: 100, via: '', stripHostPort: 'none', proxy100Continue: false,
+      idleTimeoutMs: 3_600_000, maxHeadersCount: 100, via: '', stripHostPort: 'none',
     });
   });
 
@@ -234,11 +234,11 @@ describe('validateBootstrap: valid bootstraps', () => {
     expect(valid(variant((b) => { delete b.static_resources.listeners[0].name; })).listeners[0]!.name).toBe('listener_0');
   });
 
-  it('allows several listeners on port 0 (ephemeral) and on the same port with bind_to_port: false', () => {
+  it('allows several listeners on port 0 (ephemeral)', () => {
     const config = valid(variant((b) => {
-      b.static_resources.listeners = [listener('a', 0), listener('b', 0), listener('c', 15001), { ...listener('d', 15001), bind_to_port: false }];
+      b.static_resources.listeners = [listener('a', 0), listener('b', 0), listener('c', 15001)];
     }));
-    expect(config.listeners.map((l) => [l.name, l.bindToPort])).toEqual([['a', true], ['b', true], ['c', true], ['d', false]]);
+    expect(config.listeners.map((l) => [l.name, l.port])).toEqual([['a', 0], ['b', 0], ['c', 15001]]);
   });
 
   it('keeps a disabled non-terminal filter and drops an unknown optional one', () => {
