@@ -178,7 +178,9 @@ describe('bad input', () => {
     const out = await raw(s.listenerPort('main'), `GET / HTTP/1.1\r\nHost: a\r\nx-big: ${'a'.repeat(2000)}\r\n\r\n`);
     expect(out).toMatch(/^HTTP\/1\.1 431 /);
     expect(up.received).toHaveLength(0);
-    it('headers_with_underscores_action REJECT_REQUEST answers 400; DROP_HEADER removes the header', async () => {
+  });
+
+  it('headers_with_underscores_action REJECT_REQUEST answers 400; DROP_HEADER removes the header', async () => {
     const up = await upstream('web');
     const route = '- match: { prefix: / }\n  route: { cluster: web }';
     const reject = await proxy(bootstrapYaml({ hcmExtra: 'common_http_protocol_options: { headers_with_underscores_action: REJECT_REQUEST }', routes: route, clusters: staticCluster('web', [up.port]) }));
