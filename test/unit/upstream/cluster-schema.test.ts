@@ -1,3 +1,5 @@
+// Cluster schema and translation: defaults, every error with its path, unknown vs not-implemented fields.
+
 import { describe, expect, it } from 'vitest';
 import { parseWith } from '../../../proxy/config/schema-kit.ts';
 import { translateCluster } from '../../../proxy/upstream/cluster-config.ts';

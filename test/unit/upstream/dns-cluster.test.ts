@@ -1,3 +1,5 @@
+// STRICT_DNS and LOGICAL_DNS clusters with a fake resolver and FakeClock: refresh, host diffing, timers.
+
 import { describe, expect, it } from 'vitest';
 import type { DnsLookupFamily } from '../../../proxy/upstream/cluster-schema.ts';
 import { systemResolver, type DnsResolver } from '../../../proxy/upstream/dns-resolver.ts';

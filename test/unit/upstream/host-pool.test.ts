@@ -1,3 +1,5 @@
+// Host connection pools against real servers on port 0: keep-alive reuse, connect failures, h2c.
+
 import { createServer as createH2Server, type Http2Server, type ServerHttp2Session } from 'node:http2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closedPort, startUpstream, type TestUpstream } from '../../support/upstream.ts';

@@ -1,3 +1,5 @@
+// Load balancers with injected randomness: round robin, weighted EDF, least request P2C, random, ring hash.
+
 import { describe, expect, it } from 'vitest';
 import { xxHash64 } from '../../../proxy/route/xxhash64.ts';
 import { murmurHash2 } from '../../../proxy/upstream/load-balancer/murmur-hash2.ts';

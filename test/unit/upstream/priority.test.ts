@@ -1,3 +1,5 @@
+// Priority load and panic threshold arithmetic (Envoy overprovisioning factor 140, healthy_panic_threshold).
+
 import { describe, expect, it } from 'vitest';
 import { choosePriority, computePriorityState } from '../../../proxy/upstream/load-balancer/priority-load.ts';
 import { harness, staticCluster, uint32s, type Endpoint } from './helpers.ts';

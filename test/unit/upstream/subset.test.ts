@@ -1,3 +1,5 @@
+// Subset load balancing: selectors, metadata_match, and every fallback policy.
+
 import { describe, expect, it } from 'vitest';
 import { harness, staticCluster, uint32s } from './helpers.ts';
 
