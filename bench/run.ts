@@ -81,7 +81,7 @@ async function benchPeer(peer: PeerName, tools: readonly LoadTool[], o: BenchOpt
         (row.proxyCpuPct === undefined ? '' : `, proxy CPU ${row.proxyCpuPct.toFixed(0)}%`));
     }
     const stats = await running.adminStats?.().catch(() => undefined);
-    if (stats) rows.push(...rows.splice(0).map((r) => ({ ...r, adminStats: stats })));
+    if (stats) rows.splice(0, rows.length, ...rows.map((r) => ({ ...r, adminStats: stats })));
   } catch (err) {
     const message = (err as Error).message;
     log(`  ${peer}: FAILED: ${message}`);
