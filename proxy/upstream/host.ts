@@ -106,10 +106,11 @@ export class HostImpl implements Host {
   }
 
   /** Closes the pool gracefully (in-flight requests finish); a no-op if it was never used. */
+  /** Destroys the pool: whatever is still in flight is aborted (listeners are drained before this runs). */
   async close(): Promise<void> {
     const pool = this.pool;
     this.pool = null;
-    if (pool) await pool.close();
+    if (pool) await pool.destroy();
   }
 
   private createPool(): Pool {
