@@ -12,7 +12,7 @@ export type ToolChoice = (typeof TOOLS)[number];
  * A bigger young generation (semi-space) means fewer scavenges for a proxy that allocates short-lived
  * objects per request; see bench/README.md for the measurements behind the value.
  */
-export const DEFAULT_PROXY_NODE_FLAGS = '--max-semi-space-size=32';
+export const DEFAULT_PROXY_NODE_FLAGS = '--max-semi-space-size=16';
 
 export interface BenchOptions {
   readonly peers: readonly PeerName[];

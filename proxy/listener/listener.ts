@@ -4,7 +4,7 @@
 
 import { createServer, STATUS_CODES, type Server } from 'node:http';
 import { isIP, type Socket } from 'node:net';
-import type { Clock } from '../common/clock.ts';
+import type { Clock, TimerHandle } from '../common/clock.ts';
 import type { ConnectionManager } from '../http/connection-manager.ts';
 import type { Counter, Gauge, StatsScope } from '../stats/scope.ts';
 
@@ -116,8 +116,10 @@ export class Listener {
     this.hcm.draining = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
-    const deadline = new Promise<void>((resolve) => this.clock.setTimer(resolve, drainTimeMs));
+    let timer: TimerHandle | undefined;
+    const deadline = new Promise<void>((resolve) => { timer = this.clock.setTimer(resolve, drainTimeMs); });
     await Promise.race([closed, deadline]);
+    timer?.cancel();
     this.server.closeAllConnections();
     await closed;
   }

@@ -76,6 +76,7 @@ export class Server {
 
   private async bind(): Promise<void> {
     this.state = 'INITIALIZING';
+    await this.clusterManager.initialized();
     const log = this.logger.get('main');
     const admin = this.bootstrap.admin;
     if (admin) {

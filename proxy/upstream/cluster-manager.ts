@@ -58,6 +58,10 @@ class ClusterManagerImpl implements ClusterManager {
     return this.clusters.values();
   }
 
+  initialized(): Promise<void> {
+    return Promise.all(this.discoveries.map((d) => d.initialized)).then(() => {});
+  }
+
   close(): Promise<void> {
     if (!this.closed) {
       for (const d of this.discoveries) d.stop();

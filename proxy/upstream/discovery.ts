@@ -6,6 +6,8 @@ import type { ClusterImpl } from './cluster.ts';
 import type { DnsResolver } from './dns-resolver.ts';
 
 export interface ClusterDiscovery {
+  /** Settles when the cluster has its first host set (DNS: after the first resolution attempt). */
+  readonly initialized: Promise<void>;
   /** Cancels timers; late DNS answers are ignored afterwards. */
   stop(): void;
 }

@@ -37,10 +37,18 @@ export interface DnsRefreshOptions {
   readonly onResolved: (addresses: readonly string[]) => void;
 }
 
-/** Resolves now, then again `refreshRateMs` after each answer. Returns the stop function. */
-export function startDnsRefresh(o: DnsRefreshOptions): () => void {
+export interface DnsRefresh {
+  /** Settles after the first resolution attempt (answer or failure): Envoy's cluster initialization. */
+  readonly firstAttempt: Promise<void>;
+  stop(): void;
+}
+
+/** Resolves now, then again `refreshRateMs` after each answer. */
+export function startDnsRefresh(o: DnsRefreshOptions): DnsRefresh {
   let stopped = false;
   let timer: TimerHandle | null = null;
+  let attempted!: () => void;
+  const firstAttempt = new Promise<void>((r) => { attempted = r; });
   const resolve = (): void => {
     timer = null;
     o.stats.update_attempt.inc();
@@ -51,12 +59,17 @@ export function startDnsRefresh(o: DnsRefreshOptions): () => void {
     }, () => {
       if (!stopped) o.stats.update_failure.inc();
     }).finally(() => {
+      attempted();
       if (!stopped) timer = o.clock.setTimer(resolve, o.refreshRateMs);
     });
   };
   resolve();
-  return () => {
-    stopped = true;
-    timer?.cancel();
+  return {
+    firstAttempt,
+    stop: () => {
+      stopped = true;
+      attempted();
+      timer?.cancel();
+    },
   };
 }

@@ -12,7 +12,7 @@ export const startLogicalDnsDiscovery: DiscoveryFactory = (cluster, deps): Clust
   const locality = model.localities[0]!;
   const endpoint = locality.endpoints[0]!;
   let host: HostImpl | null = null;
-  const stop = startDnsRefresh({
+  const refresh = startDnsRefresh({
     name: endpoint.address,
     family: model.dnsLookupFamily,
     refreshRateMs: model.dnsRefreshRateMs,
@@ -30,5 +30,5 @@ export const startLogicalDnsDiscovery: DiscoveryFactory = (cluster, deps): Clust
       }
     },
   });
-  return { stop };
+  return { initialized: refresh.firstAttempt, stop: refresh.stop };
 };

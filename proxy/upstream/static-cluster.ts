@@ -4,5 +4,5 @@ import type { ClusterDiscovery, DiscoveryFactory } from './discovery.ts';
 
 export const startStaticDiscovery: DiscoveryFactory = (cluster): ClusterDiscovery => {
   cluster.updateHosts(cluster.model.localities.flatMap((l) => l.endpoints.map((e) => cluster.createHost(e, l))));
-  return { stop: () => {} };
+  return { initialized: Promise.resolve(), stop: () => {} };
 };

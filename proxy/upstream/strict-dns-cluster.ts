@@ -10,7 +10,7 @@ export const startStrictDnsDiscovery: DiscoveryFactory = (cluster, deps): Cluste
   const model = cluster.model;
   const targets = model.localities.flatMap((l) => l.endpoints.map((e) => ({ locality: l, endpoint: e, hosts: [] as HostImpl[] })));
   const publish = (): void => cluster.updateHosts(targets.flatMap((t) => t.hosts));
-  const stops = targets.map((t) => startDnsRefresh({
+  const refreshes = targets.map((t) => startDnsRefresh({
     name: t.endpoint.address,
     family: model.dnsLookupFamily,
     refreshRateMs: model.dnsRefreshRateMs,
@@ -25,5 +25,8 @@ export const startStrictDnsDiscovery: DiscoveryFactory = (cluster, deps): Cluste
       if (changed) publish();
     },
   }));
-  return { stop: () => stops.forEach((stop) => stop()) };
+  return {
+    initialized: Promise.all(refreshes.map((r) => r.firstAttempt)).then(() => {}),
+    stop: () => refreshes.forEach((r) => r.stop()),
+  };
 };

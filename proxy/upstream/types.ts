@@ -7,6 +7,11 @@ import type { Counter, Gauge, Histogram } from '../stats/scope.ts';
 export interface ClusterManager {
   get(name: string): Cluster | undefined;
   all(): Iterable<Cluster>;
+  /**
+   * Settles when every cluster finished its first discovery (STRICT_DNS/LOGICAL_DNS: first resolution
+   * attempt). The server starts listening only then, as Envoy's init manager does.
+   */
+  initialized(): Promise<void>;
   /** Closes every connection pool and stops DNS refresh timers. */
   close(): Promise<void>;
 }

@@ -35,6 +35,7 @@ export function fakeClusterManager(clusters: Cluster[]): ClusterManager {
   return {
     get: (n) => clusters.find((c) => c.name === n),
     all: () => clusters,
+    initialized: async () => {},
     close: async () => {},
   };
 }

@@ -120,3 +120,27 @@ describe('system resolver', () => {
     expect(await systemResolver('127.0.0.1', 'V6_ONLY')).toEqual([]);
   });
 });
+
+describe('cluster initialization (Envoy init manager)', () => {
+  it('a STRICT_DNS cluster is initialized only after its first resolution attempt', async () => {
+    const { createClusterManager } = await import('../../../proxy/upstream/cluster-manager.ts');
+    const { StatsStore } = await import('../../../proxy/stats/store.ts');
+    const { FakeClock, SeededRandom } = await import('../../support/fake-clock.ts');
+    let answer!: (a: string[]) => void;
+    const resolver = (): Promise<string[]> => new Promise((r) => { answer = r; });
+    const cm = createClusterManager([{
+      name: 'dns', type: 'STRICT_DNS',
+      load_assignment: { cluster_name: 'dns', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 'svc.test', port_value: 80 } } } }] }] },
+    } as never], { stats: new StatsStore(), clock: new FakeClock(), random: new SeededRandom(1), resolver });
+    let done = false;
+    const init = cm.initialized().then(() => { done = true; });
+    await Promise.resolve();
+    expect(done).toBe(false);
+    expect(cm.get('dns')!.hosts()).toHaveLength(0);
+    answer(['10.0.0.1']);
+    await init;
+    expect(done).toBe(true);
+    expect(cm.get('dns')!.hosts().map((h) => h.addressString)).toEqual(['10.0.0.1:80']);
+    await cm.close();
+  });
+});
