@@ -7,7 +7,7 @@ import { Pool, buildConnector, type Dispatcher } from 'undici';
 import type { ClusterStatsImpl } from './cluster-stats.ts';
 import type { EndpointMetadata, LocalityConfig, UpstreamPoolConfig } from './cluster-config.ts';
 import type { HealthStatus } from './load-assignment-schema.ts';
-import type { Host, HostStats } from './types.ts';
+import type { Host, HostStats, OutlierMonitor } from './types.ts';
 
 /**
  * Upper bound for keeping an idle upstream connection. Envoy's idle_timeout defaults to 1 h, but an
@@ -48,6 +48,8 @@ export class HostImpl implements Host {
   readonly locality: LocalityConfig;
   readonly metadata: EndpointMetadata;
   readonly healthStatus: HealthStatus;
+  /** Set by the cluster's outlier detector when the cluster configures one (the resilience issue). */
+  outlier: OutlierMonitor | null = null;
   readonly stats: HostStats = {
     rq_active: 0, rq_total: 0, rq_success: 0, rq_error: 0, rq_timeout: 0, cx_active: 0, cx_total: 0, cx_connect_fail: 0,
   };

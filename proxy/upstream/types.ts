@@ -53,6 +53,27 @@ export interface HostStats {
   cx_connect_fail: number;
 }
 
+/**
+ * What the router reports about each attempt to a host, for outlier detection (Envoy's
+ * Outlier::Result). Local-origin results come from the proxy's side (connect, timeout); external-origin
+ * ones from the upstream's answer.
+ */
+export type OutlierResult =
+  | 'LOCAL_ORIGIN_CONNECT_FAILED'
+  | 'LOCAL_ORIGIN_TIMEOUT'
+  | 'LOCAL_ORIGIN_CONNECT_SUCCESS'
+  | 'LOCAL_ORIGIN_CONNECT_SUCCESS_FINAL'
+  | 'EXT_ORIGIN_REQUEST_FAILED'
+  | 'EXT_ORIGIN_REQUEST_SUCCESS';
+
+/** The per-host outlier detection monitor (Envoy's DetectorHostMonitor); null when not configured. */
+export interface OutlierMonitor {
+  /** An upstream response status (5xx / gateway errors count toward consecutive_* and success rate). */
+  putHttpResponseCode(code: number): void;
+  /** A local-origin or external-origin result without a response code. */
+  putResult(result: OutlierResult): void;
+}
+
 export interface Host {
   /** IP (or name for LOGICAL_DNS before resolution). */
   readonly address: string;
@@ -70,6 +91,8 @@ export interface Host {
   healthFlags(): string;
   healthy(): boolean;
   readonly stats: HostStats;
+  /** Outlier detection for this host (null when the cluster has no outlier_detection). */
+  readonly outlier: OutlierMonitor | null;
   /** The host's connection pool (undici), created lazily. */
   dispatcher(): Dispatcher;
 }

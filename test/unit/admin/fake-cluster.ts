@@ -9,7 +9,7 @@ export function fakeHost(address: string, port: number, opts: Partial<{
 }> = {}): Host {
   const health = opts.health ?? 'healthy';
   return {
-    address, port, addressString: `${address}:${port}`, hostname: opts.hostname ?? '', weight: opts.weight ?? 1,
+    address, port, addressString: `${address}:${port}`, hostname: opts.hostname ?? '', weight: opts.weight ?? 1, outlier: null,
     priority: opts.priority ?? 0, locality: opts.locality ?? { region: '', zone: '', subZone: '' },
     metadata: opts.canary ? { 'envoy.lb': { canary: true } } : {},
     healthFlags: () => health,
