@@ -1,11 +1,20 @@
 // `nodevoy proxy`: load and validate the bootstrap, start the server, and on SIGTERM/SIGINT drain for
 // --drain-time-s and exit 0. `--mode validate` checks the config and exits, as Envoy does.
 
-import { parseProxyArgs } from './args.ts';
+import { parseProxyArgs, type ProxyOptions } from './args.ts';
 import { loadBootstrap } from './config-input.ts';
 import { printConfigErrors } from './report.ts';
 import { createLogger } from '../proxy/common/logger.ts';
 import { Server } from '../proxy/server/server.ts';
+
+/** /server_info command_line_options with Envoy's snake_case names. */
+function commandLineOptions(opts: ProxyOptions): Record<string, unknown> {
+  return {
+    config_path: opts.configPath ?? '', config_yaml: opts.configYaml ?? '', service_node: opts.serviceNode ?? '',
+    service_cluster: opts.serviceCluster ?? '', log_level: opts.logLevel, drain_time: `${opts.drainTimeS}s`,
+    mode: opts.mode === 'validate' ? 'Validate' : 'Serve', concurrency: 1,
+  };
+}
 
 export async function runProxy(argv: string[]): Promise<number> {
   const args = parseProxyArgs(argv);
@@ -25,10 +34,15 @@ export async function runProxy(argv: string[]): Promise<number> {
   }
 
   const logger = createLogger(opts.logLevel);
-  let server: Server;
-  const quit = (): void => { void stop('quitquitquit', 0); };
+  let server: Server | undefined;
+  // /quitquitquit can arrive while listeners are still binding: exit once the server exists.
+  let quitRequested = false;
+  const quit = (): void => {
+    quitRequested = true;
+    if (server) void stop('quitquitquit', 0);
+  };
   try {
-    server = await Server.start({ bootstrap: loaded.config, logger, onQuit: quit, commandLineOptions: { ...opts } });
+    server = await Server.start({ bootstrap: loaded.config, logger, onQuit: quit, commandLineOptions: commandLineOptions(opts) });
   } catch (err) {
     process.stderr.write(`nodevoy proxy: ${(err as Error).message}\n`);
     return 1;
@@ -39,10 +53,11 @@ export async function runProxy(argv: string[]): Promise<number> {
     if (stopping) return;
     stopping = true;
     logger.get('main').info(`${why}: shutting down`);
-    await server.shutdown(drainMs);
+    await server?.shutdown(drainMs);
     logger.get('main').info('exiting');
     process.exit(0);
   }
+  if (quitRequested) void stop('quitquitquit', 0);
   process.on('SIGTERM', () => void stop('SIGTERM', opts.drainTimeS * 1000));
   process.on('SIGINT', () => void stop('SIGINT', opts.drainTimeS * 1000));
   return new Promise<number>(() => { /* runs until a signal or /quitquitquit */ });

@@ -36,10 +36,19 @@ interface Handler {
 const text = (body: string, status = 200): AdminResponse => ({ status, contentType: TEXT, body });
 const json = (body: string, status = 200): AdminResponse => ({ status, contentType: JSON_TYPE, body });
 
+/**
+ * Envoy evaluates `filter=` with RE2, which runs in linear time. JavaScript's RegExp backtracks, so a
+ * pattern like `^(a+)+$` could stall the event loop that also serves traffic: constructs that can
+ * backtrack catastrophically (a quantified group containing a quantifier, backreferences, lookaround)
+ * are refused, like a regex RE2 would reject.
+ */
+const BACKTRACKING_RISK = /\((?:[^()\\]|\\.)*[*+?}](?:[^()\\]|\\.)*\)\s*[*+?{]|\\[1-9]|\(\?<?[=!]/;
+
 /** `filter=` as a regex, or the 400 response Envoy gives for a bad one. */
 function filterParam(query: URLSearchParams): { filter: RegExp | null } | { error: AdminResponse } {
   const f = query.get('filter');
   if (f === null || f === '') return { filter: null };
+  if (f.length > 1024 || BACKTRACKING_RISK.test(f)) return { error: text('Invalid re2 regex\n', 400) };
   try {
     return { filter: new RegExp(f) };
   } catch {

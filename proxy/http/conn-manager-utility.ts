@@ -3,6 +3,7 @@
 // and the x-envoy-* header stripping that follows, x-forwarded-proto, and x-request-id generation.
 
 import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { HeaderMap } from './headers.ts';
 import type { CidrMatcher } from './cidr.ts';
 
@@ -66,15 +67,16 @@ export function mutateRequestHeaders(headers: HeaderMap, peerIp: string, tls: bo
     if (policy.xffNumTrustedHops > 0 && xff !== undefined) {
       // The N-th entry from the right (after our own append) is the trusted client.
       const found = xffAddressFromRight(xff, policy.xffNumTrustedHops - 1);
-      if (found) clientIp = found.ip;
+      if (found && isIP(found.ip) !== 0) clientIp = found.ip;
     }
-    if (!policy.skipXffAppend) {
-      headers['x-forwarded-for'] = xff === undefined || xff === '' ? peerIp : `${xff},${peerIp}`;
-      singleAddress = xff === undefined || xff === '';
-    }
+    // Envoy: at the edge the request is "single address" when no XFF arrived, appended or not.
+    singleAddress = xff === undefined || xff === '';
+    if (!policy.skipXffAppend) headers['x-forwarded-for'] = singleAddress ? peerIp : `${xff},${peerIp}`;
+    // Envoy overwrites x-forwarded-proto only at the edge (use_remote_address, no trusted hops).
+    if (policy.xffNumTrustedHops === 0) headers['x-forwarded-proto'] = tls ? 'https' : 'http';
   } else if (xff !== undefined && xff !== '') {
     const found = xffAddressFromRight(xff, policy.xffNumTrustedHops);
-    if (found) {
+    if (found && isIP(found.ip) !== 0) {
       clientIp = found.ip;
       singleAddress = found.single;
     }
@@ -83,10 +85,8 @@ export function mutateRequestHeaders(headers: HeaderMap, peerIp: string, tls: bo
   // Envoy: internal iff XFF holds a single address and it is in internal_address_config.
   const internal = singleAddress && policy.internalAddresses.contains(clientIp);
 
-  // x-forwarded-proto is only trusted from a downstream proxy we trust (xff_num_trusted_hops > 0).
-  if (policy.xffNumTrustedHops === 0 || headers['x-forwarded-proto'] === undefined) {
-    headers['x-forwarded-proto'] = tls ? 'https' : 'http';
-  }
+  // Otherwise a downstream proxy's x-forwarded-proto is kept, and set only when absent.
+  if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = tls ? 'https' : 'http';
 
   const edge = !internal && policy.useRemoteAddress;
   if (internal) {

@@ -53,6 +53,8 @@ export interface ConnectionManagerDeps {
   readonly clock: Clock;
   readonly random: Random;
   readonly stats: StatsScope;
+  /** Where errors thrown by filters after the reply (onDestroy, access loggers) are reported. */
+  readonly onError?: (err: unknown) => void;
 }
 
 /** Envoy's HCM stats under http.<stat_prefix>. that the connection manager itself records. */
@@ -123,6 +125,11 @@ export class ConnectionManager {
   release(stream: ActiveStream): void {
     this.active.delete(stream);
   }
+
+  /** @internal a filter or access logger threw outside a stream's reply path: log, keep serving. */
+  onFilterError(err: unknown): void {
+    this.deps.onError?.(err);
+  }
 }
 
 function hasRequestBody(req: IncomingMessage): boolean {
@@ -151,6 +158,8 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
   private requestTimer: TimerHandle | null = null;
   private lastActivity = 0;
   private responseHeaders: ResponseHeaders | null = null;
+  /** Set while an async encodeHeaders is pending: the body waits for the head. */
+  private pendingBody: ({ kind: 'data'; chunk: Buffer; endStream: boolean } | { kind: 'trailers'; trailers: HeaderMap | null })[] | null = null;
   headersSent = false;
   downstreamClosed = false;
 
@@ -183,7 +192,7 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
 
     if (req.rawHeaders.length / 2 > config.maxHeadersCount) {
       stats.rqHeaderOverflow.inc();
-      this.sendFailure(Failures.headersTooLarge);
+      this.sendFailure(Failures.tooManyHeaders);
       return;
     }
 
@@ -194,6 +203,10 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
     info.downstreamRemoteAddress = outcome.clientIp === peerIp
       ? info.downstreamDirectRemoteAddress : `${outcome.clientIp}:0`;
     this.request.scheme = (this.request.headers['x-forwarded-proto'] as string | undefined) ?? (tls ? 'https' : 'http');
+    if (config.via !== '') {
+      const via = this.request.headers.via;
+      this.request.headers.via = via === undefined ? config.via : `${String(via)}, ${config.via}`;
+    }
     if (config.stripHostPort !== 'none') this.stripHostPort(socket.localPort);
 
     this.armTimers();
@@ -250,10 +263,19 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
     if (opts.headers) Object.assign(headers, opts.headers);
     info.responseCode = status;
     opts.modifyHeaders?.(headers);
-    const head = this.encodeHeaders({ status, headers }, body === '');
+    const response = { status, headers };
     const finish = (wrote: boolean): void => {
       if (wrote && body !== '') this.encodeData(Buffer.from(body), true);
     };
+    if (this.responseHeaders !== null) {
+      // Envoy (FilterManager::sendLocalReply): once a response entered the encoder filters, a local
+      // reply is written directly, so an encode filter that replies cannot recurse into itself.
+      this.responseHeaders = response;
+      this.writeHead(response, body === '');
+      finish(true);
+      return;
+    }
+    const head = this.encodeHeaders(response, body === '');
     if (head instanceof Promise) head.then(finish, (err: unknown) => this.internalError(err));
     else finish(head);
   }
@@ -291,13 +313,24 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
   // --- ResponseEncoder ------------------------------------------------------------------------
 
   encodeHeaders(response: ResponseHeaders, endStream: boolean): MaybeAsync<boolean> {
-    if (this.completed || this.headersSent) return false;
+    if (this.completed || this.headersSent || this.responseHeaders !== null) return false;
     this.responseHeaders = response;
     for (let i = this.filters.length - 1; i >= 0; i--) {
       const f = this.filters[i]!;
       if (!f.encodeHeaders) continue;
-      const r = f.encodeHeaders(response, endStream);
-      if (r instanceof Promise) return this.encodeHeadersAsync(r, i, response, endStream);
+      let r: MaybeAsync<FilterStatus>;
+      try {
+        r = f.encodeHeaders(response, endStream);
+      } catch (err) {
+        this.internalError(err);
+        return false;
+      }
+      if (r instanceof Promise) {
+        this.pendingBody = [];
+        const done = this.encodeHeadersAsync(r, i, response, endStream);
+        done.then((wrote) => this.flushPendingBody(wrote), () => this.flushPendingBody(false));
+        return done;
+      }
       if (r === 'stop') return false;
     }
     this.writeHead(response, endStream);
@@ -314,6 +347,17 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
     }
     this.writeHead(response, endStream);
     return true;
+  }
+
+  /** Body chunks and trailers that arrived while an async encodeHeaders was pending go out after the head. */
+  private flushPendingBody(wrote: boolean): void {
+    const pending = this.pendingBody;
+    this.pendingBody = null;
+    if (!wrote || pending === null) return;
+    for (const item of pending) {
+      if (item.kind === 'data') this.encodeData(item.chunk, item.endStream);
+      else this.encodeTrailers(item.trailers);
+    }
   }
 
   private writeHead(response: ResponseHeaders, endStream: boolean): void {
@@ -344,6 +388,10 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
 
   encodeData(chunk: Buffer, endStream: boolean): boolean {
     if (this.completed) return true;
+    if (this.pendingBody !== null) {
+      this.pendingBody.push({ kind: 'data', chunk, endStream });
+      return true;
+    }
     this.info.bytesSent += chunk.length;
     this.touch();
     if (endStream) {
@@ -360,6 +408,10 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
 
   encodeTrailers(trailers: HeaderMap | null): void {
     if (this.completed) return;
+    if (this.pendingBody !== null) {
+      this.pendingBody.push({ kind: 'trailers', trailers });
+      return;
+    }
     if (trailers && Object.keys(trailers).length > 0) this.res.addTrailers(trailers as Record<string, string>);
     this.res.end();
     this.endResponse();
@@ -382,7 +434,13 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
       if (this.completed) return;
       const f = filters[i]!;
       if (!f.decodeHeaders) continue;
-      const r = f.decodeHeaders(this.request, endStream);
+      let r: MaybeAsync<FilterStatus>;
+      try {
+        r = f.decodeHeaders(this.request, endStream);
+      } catch (err) {
+        this.internalError(err);
+        return;
+      }
       if (r === 'continue') continue;
       this.decodeIndex = i;
       if (r === 'stop') return;
@@ -496,7 +554,6 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
     this.downstreamClosed = true;
     this.hcm.stats.rqRxReset.inc();
     this.info.responseFlags |= ResponseFlag.DownstreamConnectionTermination;
-    for (const f of this.filters) f.onDestroy?.();
     this.complete();
   }
 
@@ -511,11 +568,27 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
     stats.rqCompleted.inc();
     const cls = (info.responseCode / 100) | 0;
     if (cls >= 1 && cls <= 5) stats.rqXx[cls - 1]!.inc();
-    stats.rqTime.record(deps.clock.monotonicMs() - info.startMonotonic);
-    for (const f of this.filters) f.onStreamComplete?.();
+    info.streamEnd = deps.clock.monotonicMs();
+    stats.rqTime.record(info.streamEnd - info.startMonotonic);
+    // Envoy destroys every filter when the stream ends, however it ends: filters release upstream work,
+    // timers and counters in onDestroy. A filter that throws here must not take the process down.
+    for (const f of this.filters) {
+      try {
+        f.onStreamComplete?.();
+        f.onDestroy?.();
+      } catch (err) {
+        this.hcm.onFilterError(err);
+      }
+    }
     if (config.accessLoggers.length > 0) {
       const ctx = { request: this.request, response: this.responseHeaders, info };
-      for (const logger of config.accessLoggers) logger.log(ctx);
+      for (const logger of config.accessLoggers) {
+        try {
+          logger.log(ctx);
+        } catch (err) {
+          this.hcm.onFilterError(err);
+        }
+      }
     }
     this.hcm.release(this);
   }

@@ -81,6 +81,8 @@ export interface HttpFilter {
 export interface FilterFactoryContext {
   /** `http.<stat_prefix>.` scope of the connection manager. */
   readonly stats: StatsScope;
+  /** The root of the stats store, for filters whose stat names Envoy roots elsewhere (local_ratelimit). */
+  readonly rootStats: StatsScope;
   readonly clock: Clock;
   readonly random: Random;
   readonly clusterManager: ClusterManager;

@@ -20,6 +20,8 @@ export interface StreamInfo {
   firstUpstreamRxByteReceived?: number;
   firstDownstreamTxByteSent?: number;
   lastDownstreamTxByteSent?: number;
+  /** Monotonic ms when the stream ended however it ended (completed, reset, downstream gone). */
+  streamEnd?: number;
   routeName: string;
   /** `ip:port` of the chosen upstream host. */
   upstreamHost: string;

@@ -5,6 +5,7 @@
 import { createServer, STATUS_CODES, type Server } from 'node:http';
 import { isIP, type Socket } from 'node:net';
 import type { Clock, TimerHandle } from '../common/clock.ts';
+import { Failures } from '../common/error-catalogue.ts';
 import type { ConnectionManager } from '../http/connection-manager.ts';
 import type { Counter, Gauge, StatsScope } from '../stats/scope.ts';
 
@@ -78,7 +79,7 @@ export class Listener {
       keepAliveTimeout: config.idleTimeoutMs,
       highWaterMark: config.perConnectionBufferLimitBytes,
     }, (req, res) => hcm.handle(req, res));
-    // Node closes idle keep-alive sockets after keepAliveTimeout (0 = never, as Envoy's idle_timeout 0).
+    // One more than the limit, so the connection manager can tell "too many" (431) from "exactly the limit".
     this.server.maxHeadersCount = hcm.config.maxHeadersCount + 1;
     this.server.on('connection', (socket: Socket) => this.onConnection(socket));
     this.server.on('clientError', (err: Error & { code?: string }, socket: Socket) => this.onClientError(err, socket));
@@ -140,6 +141,9 @@ export class Listener {
     s.hcmCxActive.inc();
     s.hcmCxHttp1Total.inc();
     this.sockets.add(socket);
+    // idle_timeout also covers a connection that never sends a request (Node's keepAliveTimeout only
+    // starts after a response); node:http resets the socket timeout when a request arrives.
+    if (this.config.idleTimeoutMs > 0) socket.setTimeout(this.config.idleTimeoutMs);
     socket.once('close', () => {
       this.sockets.delete(socket);
       s.cxActive.dec();
@@ -148,14 +152,20 @@ export class Listener {
     });
   }
 
-  /** Codec errors: Envoy answers malformed HTTP/1 with 400 and oversized headers with 431, then closes. */
+  /**
+   * Codec errors: Envoy answers malformed HTTP/1 with 400, oversized headers with 431 and a request-headers
+   * timeout with 408, then closes. If a response is already being written on the connection (a pipelined
+   * bad request), a reply would corrupt it: the connection is closed instead.
+   */
   private onClientError(err: Error & { code?: string }, socket: Socket): void {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent === true) {
       socket.destroy();
       return;
     }
     this.stats.hcmCxProtocolError.inc();
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+    const failure = err.code === 'HPE_HEADER_OVERFLOW' ? Failures.headersTooLarge
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? Failures.requestHeadersTimeout : Failures.malformedRequest;
+    socket.end(`HTTP/1.1 ${failure.status} ${STATUS_CODES[failure.status]}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
   }
 }

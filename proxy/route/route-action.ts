@@ -4,11 +4,12 @@
 
 import type { Random } from '../common/clock.ts';
 import { firstValue, type RequestHeaders } from '../http/headers.ts';
-import type { ClusterChoice, RouteAction } from './types.ts';
+import type { ClusterChoice, RetryPolicy, RouteAction, RoutingPriority } from './types.ts';
 import type { ClusterWeightWire, RouteActionWire } from './route-config-schema.ts';
 import { compileHashPolicies, type RequestHasher } from './hash-policy.ts';
 import { compileRegex } from '../matchers/string-matcher.ts';
 import { pathWithoutQuery } from './route-matcher.ts';
+import { translateRetryPolicy } from './retry-policy-schema.ts';
 
 /** Route timeout when `timeout` is absent (RouteAction.timeout). */
 export const DEFAULT_ROUTE_TIMEOUT_MS = 15_000;
@@ -134,14 +135,19 @@ export class ForwardAction implements RouteAction {
   readonly timeoutMs: number;
   readonly idleTimeoutMs: number | undefined;
   readonly autoHostRewrite: boolean;
+  readonly retryPolicy: RetryPolicy | null;
+  readonly priority: RoutingPriority;
   private readonly select: ClusterSelector;
   private readonly hasher: RequestHasher | undefined;
   private readonly pathRewrite: PathRewrite | null;
   private readonly hostLiteral: string | undefined;
   private readonly hostHeader: string | undefined;
 
-  /** `rewriteLength` comes from the route's match (see RouteMatcher.rewriteLength). */
-  constructor(a: RouteActionWire, rewriteLength: number) {
+  /**
+   * `rewriteLength` comes from the route's match (see RouteMatcher.rewriteLength); `vhostRetryPolicy` is
+   * the virtual host's retry_policy, used when the route has none (the route's replaces it, no merge).
+   */
+  constructor(a: RouteActionWire, rewriteLength: number, vhostRetryPolicy: RetryPolicy | null = null) {
     const routeCriteria = lbCriteria(a.metadata_match);
     if (a.weighted_clusters !== undefined) {
       this.select = weightedSelector(a.weighted_clusters.clusters, a.weighted_clusters.header_name, routeCriteria);
@@ -159,6 +165,8 @@ export class ForwardAction implements RouteAction {
     this.hostLiteral = a.host_rewrite_literal;
     this.hostHeader = a.host_rewrite_header?.toLowerCase();
     this.autoHostRewrite = a.auto_host_rewrite === true;
+    this.retryPolicy = a.retry_policy !== undefined ? translateRetryPolicy(a.retry_policy) : vhostRetryPolicy;
+    this.priority = a.priority ?? 'DEFAULT';
   }
 
   selectCluster(request: RequestHeaders, random: Random): ClusterChoice | null {

@@ -10,6 +10,7 @@ import { RegexMatcherSchema } from '../matchers/string-matcher.ts';
 import { headerMutationFields } from './header-mutation.ts';
 import { HashPolicySchema } from './hash-policy.ts';
 import { typedPerFilterConfigField } from './per-filter-config.ts';
+import { RetryPolicySchema } from './retry-policy-schema.ts';
 
 /** Adds an issue when not exactly one (or, with `optional`, more than one) of `fields` is set. */
 function oneOf<T extends Record<string, unknown>>(name: string, fields: readonly (keyof T & string)[], opts: { optional?: boolean } = {}) {
@@ -101,10 +102,12 @@ export const RouteActionSchema = message('envoy.config.route.v3.RouteAction', {
   timeout: duration.optional(),
   idle_timeout: duration.optional(),
   hash_policy: z.array(HashPolicySchema).optional(),
+  retry_policy: RetryPolicySchema.optional(),
+  priority: enumOf('envoy.config.core.v3.RoutingPriority', ['DEFAULT', 'HIGH']).optional(),
 }, {
   unimplemented: ['cluster_specifier_plugin', 'inline_cluster_specifier_plugin', 'path_rewrite_policy',
     'path_rewrite', 'host_rewrite_path_regex', 'append_x_forwarded_host', 'flush_timeout', 'early_data_policy',
-    'retry_policy', 'retry_policy_typed_config', 'request_mirror_policies', 'priority', 'rate_limits',
+    'retry_policy_typed_config', 'request_mirror_policies', 'rate_limits',
     'include_vh_rate_limits', 'cors', 'max_grpc_timeout', 'grpc_timeout_offset', 'upgrade_configs',
     'internal_redirect_policy', 'internal_redirect_action', 'max_internal_redirects', 'hedge_policy',
     'max_stream_duration'],
@@ -168,9 +171,11 @@ export const VirtualHostSchema = message('envoy.config.route.v3.VirtualHost', {
   // Parsed and exposed on the built VirtualHost; the router writes x-envoy-attempt-count from them.
   include_request_attempt_count: bool.optional(),
   include_attempt_count_in_response: bool.optional(),
+  // Used by routes that have no retry_policy of their own.
+  retry_policy: RetryPolicySchema.optional(),
   metadata: MetadataSchema.optional(),
 }, {
-  unimplemented: ['matcher', 'virtual_clusters', 'rate_limits', 'cors', 'retry_policy', 'retry_policy_typed_config',
+  unimplemented: ['matcher', 'virtual_clusters', 'rate_limits', 'cors', 'retry_policy_typed_config',
     'hedge_policy', 'include_is_timeout_retry_header', 'per_request_buffer_limit_bytes', 'request_body_buffer_limit',
     'request_mirror_policies'],
 });

@@ -5,12 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { fail, joinPath, ok, type ConfigError, type Result } from '../common/result.ts';
 import type { HeaderMap, RequestHeaders } from '../http/headers.ts';
-import type { ClusterChoice, DirectResponseAction, HeaderFormatContext, Route, RouteConfig, VirtualHostInfo } from './types.ts';
+import type { ClusterChoice, DirectResponseAction, HeaderFormatContext, RetryPolicy, Route, RouteConfig, VirtualHostInfo } from './types.ts';
 import type { DirectResponseActionWire, RouteConfigurationWire, RouteWire, VirtualHostWire } from './route-config-schema.ts';
 import { compileHeaderMutations, type HeaderMutations } from './header-mutation.ts';
 import { parsePerFilterConfigs, type PerFilterConfigLookup } from './per-filter-config.ts';
 import { compileRouteMatch, pathWithoutQuery, type RouteMatcher } from './route-matcher.ts';
 import { ForwardAction, rewriteAuthority } from './route-action.ts';
+import { translateRetryPolicy } from './retry-policy-schema.ts';
 import { Redirect, httpsRedirect } from './redirect-action.ts';
 import { VirtualHostSelector } from './virtual-host-selector.ts';
 
@@ -221,7 +222,8 @@ class Builder {
       includeAttemptCountInResponse: vh.include_attempt_count_in_response ?? false,
     });
     const vhLevel = this.level(vh, at);
-    const routes = (vh.routes ?? []).map((r, j) => this.route(r, joinPath(joinPath(at, 'routes'), j), info, [vhLevel, root]));
+    const retryPolicy = vh.retry_policy !== undefined ? translateRetryPolicy(vh.retry_policy) : null;
+    const routes = (vh.routes ?? []).map((r, j) => this.route(r, joinPath(joinPath(at, 'routes'), j), info, [vhLevel, root], retryPolicy));
     const requireTls = vh.require_tls ?? 'NONE';
     const tlsRedirect = requireTls === 'NONE' ? null : new BuiltRoute({
       name: '', virtualHost: info, action: httpsRedirect(), matcher: null,
@@ -231,7 +233,7 @@ class Builder {
   }
 
   /** `outer`: the vhost and route-config levels, innermost first. */
-  private route(r: RouteWire, at: string, vhost: VirtualHostDetails, outer: readonly Level[]): BuiltRoute {
+  private route(r: RouteWire, at: string, vhost: VirtualHostDetails, outer: readonly Level[], vhostRetryPolicy: RetryPolicy | null): BuiltRoute {
     const matcher = compileRouteMatch(r.match);
     const levels = [this.level(r, at), ...outer];
     let action: Route['action'];
@@ -251,7 +253,7 @@ class Builder {
           hostRewrite: c.host_rewrite_literal,
         };
       });
-      action = new ForwardAction(a, matcher.rewriteLength);
+      action = new ForwardAction(a, matcher.rewriteLength, vhostRetryPolicy);
     } else if (r.redirect !== undefined) {
       action = new Redirect(r.redirect, matcher.rewriteLength);
     } else {

@@ -4,6 +4,7 @@
 import type { HeaderMap, RequestHeaders } from '../http/headers.ts';
 import type { StreamInfo } from '../http/stream-info.ts';
 import type { Random } from '../common/clock.ts';
+import type { HeaderMatch } from '../matchers/header-matcher.ts';
 
 export interface RouteConfig {
   readonly name: string;
@@ -13,7 +14,38 @@ export interface RouteConfig {
 
 export interface VirtualHostInfo {
   readonly name: string;
+  /** include_request_attempt_count: send x-envoy-attempt-count upstream (absent = false). */
+  readonly includeRequestAttemptCount?: boolean;
+  /** include_attempt_count_in_response: send x-envoy-attempt-count downstream (absent = false). */
+  readonly includeAttemptCountInResponse?: boolean;
 }
+
+/** envoy.config.route.v3.RetryPolicy, translated (route/retry-policy-schema.ts). */
+export interface RetryPolicy {
+  /** retry_on as RetryOn bits (0 = only the timeouts below apply). */
+  readonly retryOn: number;
+  /** num_retries (default 1). */
+  readonly numRetries: number;
+  /** per_try_timeout in ms; 0 = none (each try bounded only by the route timeout). */
+  readonly perTryTimeoutMs: number;
+  /** per_try_idle_timeout in ms; 0 = none. */
+  readonly perTryIdleTimeoutMs: number;
+  /** retry_back_off (base 25 ms, max 10 × base by default). */
+  readonly baseIntervalMs: number;
+  readonly maxIntervalMs: number;
+  readonly retriableStatusCodes: readonly number[];
+  /** retriable_headers: response headers that make a response retriable. */
+  readonly retriableHeaders: readonly HeaderMatch[];
+  /** retriable_request_headers: when non-empty, one must match the request or retries are off. */
+  readonly retriableRequestHeaders: readonly HeaderMatch[];
+  /** retry_host_predicate previous_hosts: re-select hosts already attempted. */
+  readonly previousHosts: boolean;
+  /** host_selection_retry_max_attempts (default 1). */
+  readonly hostSelectionRetryMaxAttempts: number;
+}
+
+/** envoy.config.core.v3.RoutingPriority: which circuit-breaker thresholds a request uses. */
+export type RoutingPriority = 'DEFAULT' | 'HIGH';
 
 /** Mutation context for header values that use %...% formatters. */
 export interface HeaderFormatContext {
@@ -63,6 +95,10 @@ export interface RouteAction {
   rewriteRequest(request: RequestHeaders, upstreamHostname: string | undefined): void;
   /** true when auto_host_rewrite is on (the router must pass the chosen host's hostname). */
   readonly autoHostRewrite: boolean;
+  /** The route's retry_policy, else the virtual host's (the route's replaces it); null/absent = none. */
+  readonly retryPolicy?: RetryPolicy | null;
+  /** RouteAction.priority (absent = DEFAULT): selects the cluster's circuit-breaker thresholds. */
+  readonly priority?: RoutingPriority;
 }
 
 export interface RedirectAction {

@@ -8,6 +8,7 @@ import type { BootstrapConfig, ListenerConfig } from '../config/bootstrap.ts';
 import { createAccessLogger, type AccessLogger } from '../access-log/access-logger.ts';
 import { startAdminServer, type AdminServer } from '../admin/admin-server.ts';
 import type { ServerState } from '../admin/types.ts';
+import { buildConfigDump } from '../admin/config-dump.ts';
 import { compileCidrs } from '../http/cidr.ts';
 import { ConnectionManager, type ConnectionManagerConfig, type HttpFilterEntry } from '../http/connection-manager.ts';
 import { Listener, listenerStatPrefix } from '../listener/listener.ts';
@@ -42,7 +43,6 @@ export class Server {
   private readonly accessLoggers: AccessLogger[] = [];
   private admin: AdminServer | null = null;
   private state: ServerState = 'PRE_INITIALIZING';
-  private healthCheckFailing = false;
   private readonly startedAt: number;
   private readonly options: ServerOptions;
   private stopping: Promise<void> | null = null;
@@ -84,7 +84,7 @@ export class Server {
         stats: this.stats,
         clusterManager: this.clusterManager,
         listeners: () => this.listeners.map((l) => ({ name: l.config.name, address: `${l.config.address}:${l.port}` })),
-        configDump: () => this.bootstrap.configDump,
+        configDump: () => buildConfigDump(this.bootstrap.configDump, new Date(this.startedAt).toISOString()),
         serverInfo: () => ({
           version: `nodevoy/${NODEVOY_VERSION}/Clean/RELEASE/OpenSSL`,
           node: this.bootstrap.node,
@@ -93,7 +93,7 @@ export class Server {
         }),
         state: () => this.state,
         quit: () => this.options.onQuit?.(),
-        setHealthCheckFailing: (failing: boolean) => { this.healthCheckFailing = failing; },
+        setHealthCheckFailing: (failing: boolean) => this.setHealthCheckFailing(failing),
         logger: this.logger,
       });
       log.info(`admin address: ${admin.address}:${this.admin.port}`);
@@ -111,13 +111,14 @@ export class Server {
 
   private buildListener(l: ListenerConfig): Listener {
     const hcm = l.hcm;
-    const deps = { clock: this.clock, random: this.random, stats: this.stats };
+    const httpLog = this.logger.get('http');
+    const deps = { clock: this.clock, random: this.random, stats: this.stats, onError: (err: unknown) => httpLog.error(`filter error: ${String(err)}`) };
     const filterStats = this.stats.scope(`http.${hcm.statPrefix}`);
     const filters: HttpFilterEntry[] = hcm.httpFilters.map((f) => ({
       name: f.name,
       disabled: f.disabled,
       create: f.factory.create(f.config, {
-        stats: filterStats, clock: this.clock, random: this.random, clusterManager: this.clusterManager, filterName: f.name,
+        stats: filterStats, rootStats: this.stats, clock: this.clock, random: this.random, clusterManager: this.clusterManager, filterName: f.name,
       }),
     }));
     const accessLoggers = hcm.accessLog.map((wire) => {
@@ -220,8 +221,12 @@ export class Server {
     this.stats.gauge('server.live').set(0);
   }
 
-  /** POST /healthcheck/fail state (read by a health check filter in a later issue). */
-  get failingHealthChecks(): boolean {
-    return this.healthCheckFailing;
+  /**
+   * POST /healthcheck/fail|ok. Envoy then drains: responses carry `connection: close` and server.live
+   * reads 0 (the health_check filter that answers load balancers with 503 arrives with its own issue).
+   */
+  private setHealthCheckFailing(failing: boolean): void {
+    for (const l of this.listeners) l.hcm.draining = failing;
+    this.stats.gauge('server.live').set(failing ? 0 : 1);
   }
 }

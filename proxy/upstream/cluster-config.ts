@@ -7,6 +7,7 @@ import {
   type ClusterWire, type DiscoveryType, type DnsLookupFamily, type LbPolicy, type SubsetFallbackPolicy,
 } from './cluster-schema.ts';
 import type { HealthStatus } from './load-assignment-schema.ts';
+import { translateOutlierDetection, type OutlierDetectionConfig } from './outlier/outlier-config.ts';
 import { HTTP_PROTOCOL_OPTIONS_KEY, type Http2ProtocolOptionsWire } from './protocol-options-schema.ts';
 import type { CircuitBreakerThresholds } from './types.ts';
 
@@ -64,6 +65,11 @@ export interface UpstreamPoolConfig {
   };
   /** per_connection_buffer_limit_bytes when configured (socket high-water mark). */
   readonly bufferLimitBytes?: number;
+  /**
+   * Connection cap of each host's pool, from circuit_breakers max_connections and per_host_thresholds.
+   * Envoy's max_connections is per cluster; nodevoy can only cap each host's undici pool.
+   */
+  readonly maxConnections?: number;
 }
 
 export interface ClusterConfig {
@@ -84,6 +90,8 @@ export interface ClusterConfig {
   /** null when lb_subset_config is absent or has no (non-empty) selectors: Envoy then does not subset. */
   readonly subset: SubsetConfig | null;
   readonly pool: UpstreamPoolConfig;
+  /** outlier_detection with Envoy's defaults; null when absent (no passive ejection). */
+  readonly outlierDetection: OutlierDetectionConfig | null;
   /** The wire config as applied (for /config_dump). */
   readonly wire: ClusterWire;
 }
@@ -102,14 +110,29 @@ export function clusterStatName(wire: Pick<ClusterWire, 'name' | 'alt_stat_name'
 type ThresholdsWire = NonNullable<NonNullable<ClusterWire['circuit_breakers']>['thresholds']>[number];
 
 function thresholds(list: readonly ThresholdsWire[], priority: 'DEFAULT' | 'HIGH'): CircuitBreakerThresholds {
-  // Envoy reads the entry for each RoutingPriority; absent fields keep the 1024/1024/1024/3 defaults.
-  const t = list.filter((x) => (x.priority ?? 'DEFAULT') === priority).at(-1);
+  // Envoy uses the first entry for each RoutingPriority; absent fields keep the 1024/1024/1024/3 defaults.
+  const t = list.find((x) => (x.priority ?? 'DEFAULT') === priority);
+  const budget = t?.retry_budget;
   return Object.freeze({
     maxConnections: t?.max_connections ?? 1024,
     maxPendingRequests: t?.max_pending_requests ?? 1024,
     maxRequests: t?.max_requests ?? 1024,
     maxRetries: t?.max_retries ?? 3,
+    // A present RetryBudget enables the budget; its unset fields default to 20 % and 3.
+    retryBudget: budget ? { budgetPercent: budget.budget_percent?.value ?? 20, minRetryConcurrency: budget.min_retry_concurrency ?? 3 } : null,
+    trackRemaining: t?.track_remaining ?? false,
   });
+}
+
+/**
+ * Connections one host's pool may open: the DEFAULT max_connections, lowered by the first
+ * per_host_thresholds entry's max_connections (the only per-host field Envoy honours).
+ */
+function poolMaxConnections(wire: ClusterWire): number {
+  const cb = wire.circuit_breakers;
+  const clusterMax = thresholds(cb?.thresholds ?? [], 'DEFAULT').maxConnections;
+  const perHost = (cb?.per_host_thresholds ?? []).find((x) => (x.priority ?? 'DEFAULT') === 'DEFAULT')?.max_connections;
+  return perHost !== undefined ? Math.min(perHost, clusterMax) : clusterMax;
 }
 
 function http2Settings(h2: Http2ProtocolOptionsWire): UpstreamPoolConfig['http2'] {
@@ -131,6 +154,7 @@ function poolConfig(wire: ClusterWire): UpstreamPoolConfig {
     maxRequestsPerConnection: common?.max_requests_per_connection ?? 0,
     http2: h2 ? http2Settings(h2) : {},
     ...(wire.per_connection_buffer_limit_bytes !== undefined ? { bufferLimitBytes: wire.per_connection_buffer_limit_bytes } : {}),
+    maxConnections: poolMaxConnections(wire),
   };
 }
 
@@ -189,6 +213,7 @@ export function translateCluster(wire: ClusterWire): ClusterConfig {
     },
     subset: subsetConfig(wire),
     pool: poolConfig(wire),
+    outlierDetection: wire.outlier_detection ? translateOutlierDetection(wire.outlier_detection) : null,
     wire,
   });
 }

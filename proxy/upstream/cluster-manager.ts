@@ -1,5 +1,6 @@
 // The ClusterManager: builds a ClusterImpl per validated Cluster, starts its discovery (by type, from
-// the table below), and on close() stops DNS timers and closes every connection pool.
+// the table below) and its outlier detector's sweeps, and on close() stops DNS and outlier timers and
+// closes every connection pool.
 
 import type { Clock, Random } from '../common/clock.ts';
 import type { StatsScope } from '../stats/scope.ts';
@@ -41,9 +42,10 @@ class ClusterManagerImpl implements ClusterManager {
     const discoveryDeps = { clock: deps.clock, resolver: deps.resolver ?? systemResolver };
     for (const wire of wires) {
       const model = translateCluster(wire);
-      const cluster = new ClusterImpl(model, { stats: deps.stats, random: deps.random, addedViaApi: deps.addedViaApi ?? false });
+      const cluster = new ClusterImpl(model, { stats: deps.stats, random: deps.random, clock: deps.clock, addedViaApi: deps.addedViaApi ?? false });
       this.clusters.set(model.name, cluster);
       this.discoveries.push(DISCOVERY[model.type](cluster, discoveryDeps));
+      cluster.outlierDetector?.start();
     }
     const cm = deps.stats.scope('cluster_manager');
     cm.gauge('active_clusters').set(this.clusters.size);
@@ -65,6 +67,7 @@ class ClusterManagerImpl implements ClusterManager {
   close(): Promise<void> {
     if (!this.closed) {
       for (const d of this.discoveries) d.stop();
+      for (const c of this.clusters.values()) c.outlierDetector?.stop();
       this.closed = Promise.all([...this.clusters.values()].map((c) => c.close())).then(() => {});
     }
     return this.closed;

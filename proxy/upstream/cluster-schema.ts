@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { bool, duration, enumOf, message, positiveDuration, struct, uint32, uint64 } from '../config/schema-kit.ts';
 import { ClusterLoadAssignmentSchema, MetadataSchema } from './load-assignment-schema.ts';
+import { OutlierDetectionSchema } from './outlier/outlier-schema.ts';
 import { Http2ProtocolOptionsSchema, TypedExtensionProtocolOptionsSchema, HTTP_PROTOCOL_OPTIONS_KEY } from './protocol-options-schema.ts';
 
 export { ClusterLoadAssignmentSchema, type ClusterLoadAssignmentWire } from './load-assignment-schema.ts';
@@ -47,7 +48,9 @@ const Thresholds = message('envoy.config.cluster.v3.CircuitBreakers.Thresholds',
 
 const CircuitBreakers = message('envoy.config.cluster.v3.CircuitBreakers', {
   thresholds: z.array(Thresholds).optional(),
-}, { unimplemented: ['per_host_thresholds'] });
+  // Envoy honours only max_connections here and ignores the other fields; so does nodevoy.
+  per_host_thresholds: z.array(Thresholds).optional(),
+});
 
 const CommonLbConfig = message('envoy.config.cluster.v3.Cluster.CommonLbConfig', {
   healthy_panic_threshold: Percent.optional(),
@@ -113,6 +116,7 @@ const ClusterFields = message('envoy.config.cluster.v3.Cluster', {
   least_request_lb_config: LeastRequestLbConfig.optional(),
   round_robin_lb_config: RoundRobinLbConfig.optional(),
   common_lb_config: CommonLbConfig.optional(),
+  outlier_detection: OutlierDetectionSchema.optional(),
   // Opaque data for filters and /config_dump; nothing in nodevoy reads it yet.
   metadata: MetadataSchema.optional(),
 }, {
@@ -120,7 +124,7 @@ const ClusterFields = message('envoy.config.cluster.v3.Cluster', {
     'per_connection_buffer_high_watermark_timeout', 'health_checks', 'max_requests_per_connection',
     'upstream_http_protocol_options', 'common_http_protocol_options', 'http_protocol_options', 'dns_jitter',
     'dns_failure_refresh_rate', 'respect_dns_ttl', 'dns_resolvers', 'use_tcp_for_dns_lookups', 'dns_resolution_config',
-    'typed_dns_resolver_config', 'wait_for_warm_on_init', 'outlier_detection', 'cleanup_interval',
+    'typed_dns_resolver_config', 'wait_for_warm_on_init', 'cleanup_interval',
     'upstream_bind_config', 'maglev_lb_config', 'original_dst_lb_config', 'transport_socket', 'protocol_selection',
     'upstream_connection_options', 'close_connections_on_host_health_failure', 'ignore_health_on_host_removal',
     'filters', 'load_balancing_policy', 'lrs_server', 'lrs_report_endpoint_metrics', 'track_timeout_budgets',

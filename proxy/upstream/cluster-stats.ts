@@ -25,6 +25,15 @@ export class ClusterStatsImpl implements ClusterStats {
   readonly upstream_rq_timeout: Counter;
   readonly upstream_cx_none_healthy: Counter;
   readonly upstream_rq_maintenance_mode: Counter;
+  readonly upstream_rq_retry: Counter;
+  readonly upstream_rq_retry_success: Counter;
+  readonly upstream_rq_retry_overflow: Counter;
+  readonly upstream_rq_retry_limit_exceeded: Counter;
+  readonly retry_or_shadow_abandoned: Counter;
+  readonly upstream_rq_per_try_timeout: Counter;
+  readonly upstream_rq_per_try_idle_timeout: Counter;
+  readonly upstream_rq_pending_overflow: Counter;
+  readonly upstream_cx_overflow: Counter;
   readonly membership_total: Gauge;
   readonly membership_healthy: Gauge;
   readonly membership_degraded: Gauge;
@@ -39,6 +48,7 @@ export class ClusterStatsImpl implements ClusterStats {
   readonly lb_subsets_fallback: Counter;
   private readonly scope: StatsScope;
   private readonly byCode = new Map<number, CodeCounters>();
+  private readonly retryByCode = new Map<number, CodeCounters>();
 
   constructor(scope: StatsScope) {
     this.scope = scope;
@@ -56,6 +66,15 @@ export class ClusterStatsImpl implements ClusterStats {
     this.upstream_rq_timeout = scope.counter('upstream_rq_timeout');
     this.upstream_cx_none_healthy = scope.counter('upstream_cx_none_healthy');
     this.upstream_rq_maintenance_mode = scope.counter('upstream_rq_maintenance_mode');
+    this.upstream_rq_retry = scope.counter('upstream_rq_retry');
+    this.upstream_rq_retry_success = scope.counter('upstream_rq_retry_success');
+    this.upstream_rq_retry_overflow = scope.counter('upstream_rq_retry_overflow');
+    this.upstream_rq_retry_limit_exceeded = scope.counter('upstream_rq_retry_limit_exceeded');
+    this.retry_or_shadow_abandoned = scope.counter('retry_or_shadow_abandoned');
+    this.upstream_rq_per_try_timeout = scope.counter('upstream_rq_per_try_timeout');
+    this.upstream_rq_per_try_idle_timeout = scope.counter('upstream_rq_per_try_idle_timeout');
+    this.upstream_rq_pending_overflow = scope.counter('upstream_rq_pending_overflow');
+    this.upstream_cx_overflow = scope.counter('upstream_cx_overflow');
     this.membership_total = scope.gauge('membership_total');
     this.membership_healthy = scope.gauge('membership_healthy');
     this.membership_degraded = scope.gauge('membership_degraded');
@@ -70,10 +89,18 @@ export class ClusterStatsImpl implements ClusterStats {
   }
 
   recordResponseCode(code: number): void {
-    let c = this.byCode.get(code);
+    this.countCode(this.byCode, '', code);
+  }
+
+  recordRetryResponseCode(code: number): void {
+    this.countCode(this.retryByCode, 'retry.', code);
+  }
+
+  private countCode(cache: Map<number, CodeCounters>, prefix: string, code: number): void {
+    let c = cache.get(code);
     if (!c) {
-      c = { code: this.scope.counter(`upstream_rq_${code}`), cls: this.scope.counter(`upstream_rq_${Math.floor(code / 100)}xx`) };
-      this.byCode.set(code, c);
+      c = { code: this.scope.counter(`${prefix}upstream_rq_${code}`), cls: this.scope.counter(`${prefix}upstream_rq_${Math.floor(code / 100)}xx`) };
+      cache.set(code, c);
     }
     c.code.inc();
     c.cls.inc();

@@ -1,8 +1,9 @@
 // A runtime Cluster: its hosts (by priority), the load balancer built over them (lb_policy from the
-// registry, priority/panic layer, optional subsets), cluster stats and membership gauges. Discovery
-// (static / DNS) feeds it through updateHosts(); the router only calls chooseHost().
+// registry, priority/panic layer, optional subsets), cluster stats and membership gauges, and its outlier
+// detector when configured. Discovery (static / DNS) feeds it through updateHosts(); the router only
+// calls chooseHost().
 
-import type { Random } from '../common/clock.ts';
+import type { Clock, Random } from '../common/clock.ts';
 import type { StatsScope } from '../stats/scope.ts';
 import type { ClusterConfig, EndpointConfig, LocalityEndpointsConfig } from './cluster-config.ts';
 import { ClusterStatsImpl } from './cluster-stats.ts';
@@ -11,12 +12,16 @@ import { loadBalancerFactory } from './load-balancer/index.ts';
 import { PriorityLoadBalancer, type LoadBalancerDeps } from './load-balancer/priority-load-balancer.ts';
 import { SubsetLoadBalancer } from './load-balancer/subset.ts';
 import type { LoadBalancer } from './load-balancer/types.ts';
-import type { CircuitBreakerThresholds, Cluster, Host, LoadBalancerContext } from './types.ts';
+import { OutlierDetector } from './outlier/detector.ts';
+import { ClusterCircuitBreakers } from './circuit-breaker.ts';
+import type { CircuitBreakerThresholds, Cluster, Host, LoadBalancerContext, ResourceManager, ResourcePriority } from './types.ts';
 
 export interface ClusterDeps {
   /** The root scope; the cluster records under `cluster.<statName>.`. */
   readonly stats: StatsScope;
   readonly random: Random;
+  /** Drives the outlier detector's interval sweeps and ejection times. */
+  readonly clock: Clock;
   readonly addedViaApi: boolean;
 }
 
@@ -29,7 +34,10 @@ export class ClusterImpl implements Cluster {
   readonly circuitBreakers: { readonly default: CircuitBreakerThresholds; readonly high: CircuitBreakerThresholds };
   readonly config: unknown;
   readonly model: ClusterConfig;
+  /** Envoy's outlier detector; null without outlier_detection. The cluster manager starts and stops its sweeps. */
+  readonly outlierDetector: OutlierDetector | null;
   private hostList: readonly HostImpl[] = [];
+  private readonly breakers: ClusterCircuitBreakers;
   private lb: LoadBalancer;
   private readonly lbDeps: LoadBalancerDeps;
   /** Pools of removed hosts still draining in-flight requests. */
@@ -40,12 +48,17 @@ export class ClusterImpl implements Cluster {
     this.name = model.name;
     this.statName = model.statName;
     this.connectTimeoutMs = model.pool.connectTimeoutMs;
-    this.stats = new ClusterStatsImpl(deps.stats.scope(`cluster.${model.statName}`));
+    const scope = deps.stats.scope(`cluster.${model.statName}`);
+    this.stats = new ClusterStatsImpl(scope);
     this.addedViaApi = deps.addedViaApi;
     this.circuitBreakers = model.circuitBreakers;
+    this.breakers = new ClusterCircuitBreakers(model.circuitBreakers, scope, this.stats.upstream_cx_active);
     this.config = model.wire;
     this.lbDeps = { cluster: model, random: deps.random, stats: this.stats, factory: loadBalancerFactory(model.lbPolicy) };
     this.lb = this.buildLoadBalancer();
+    this.outlierDetector = model.outlierDetection
+      ? new OutlierDetector(model.outlierDetection, { clock: deps.clock, random: deps.random, stats: scope, onHealthChanged: () => this.refreshHealth() })
+      : null;
   }
 
   hosts(): readonly Host[] {
@@ -54,6 +67,10 @@ export class ClusterImpl implements Cluster {
 
   chooseHost(ctx: LoadBalancerContext): Host | null {
     return this.lb.chooseHost(ctx);
+  }
+
+  resourceManager(priority: ResourcePriority): ResourceManager {
+    return this.breakers.get(priority);
   }
 
   /** A host for `endpoint`; `address` overrides the configured one (DNS clusters pass the resolved IP). */
@@ -82,9 +99,9 @@ export class ClusterImpl implements Cluster {
     const added = hosts.filter((h) => !previous.has(h));
     // Stable sort: priority order, then discovery order.
     this.hostList = [...hosts].sort((a, b) => a.priority - b.priority);
-    this.lb = this.buildLoadBalancer();
+    this.outlierDetector?.onMembershipChange(added, removed);
+    this.refreshHealth();
     this.stats.membership_total.set(this.hostList.length);
-    this.stats.membership_healthy.set(this.hostList.filter((h) => h.healthy()).length);
     this.stats.membership_degraded.set(this.hostList.filter((h) => h.healthStatus === 'DEGRADED').length);
     if (removed.length > 0 || added.length > 0) this.stats.membership_change.inc();
     for (const h of removed) {
@@ -96,6 +113,16 @@ export class ClusterImpl implements Cluster {
   /** Closes every host pool (waiting for in-flight requests) and the pools of removed hosts. */
   async close(): Promise<void> {
     await Promise.all([...this.hostList.map((h) => h.close()), ...this.closing]);
+  }
+
+  /**
+   * Rebuilds what depends on host health: the load balancer (priority load, panic mode, per-priority
+   * healthy sets) and membership_healthy. Runs on membership changes and outlier ejection/return, never
+   * per request.
+   */
+  private refreshHealth(): void {
+    this.lb = this.buildLoadBalancer();
+    this.stats.membership_healthy.set(this.hostList.filter((h) => h.healthy()).length);
   }
 
   private buildLoadBalancer(): LoadBalancer {

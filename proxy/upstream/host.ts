@@ -50,6 +50,8 @@ export class HostImpl implements Host {
   readonly healthStatus: HealthStatus;
   /** Set by the cluster's outlier detector when the cluster configures one (the resilience issue). */
   outlier: OutlierMonitor | null = null;
+  /** Envoy's health flag FAILED_OUTLIER_CHECK: set by the outlier detector while the host is ejected. */
+  failedOutlierCheck = false;
   readonly stats: HostStats = {
     rq_active: 0, rq_total: 0, rq_success: 0, rq_error: 0, rq_timeout: 0, cx_active: 0, cx_total: 0, cx_connect_fail: 0,
   };
@@ -93,14 +95,19 @@ export class HostImpl implements Host {
   }
 
   healthy(): boolean {
-    return !FAILED_EDS_HEALTH.has(this.healthStatus);
+    return !this.failedOutlierCheck && !FAILED_EDS_HEALTH.has(this.healthStatus);
   }
 
-  /** DEGRADED hosts are balanced as healthy (nodevoy has no degraded load tier) but flagged as Envoy does. */
+  /**
+   * Envoy's HostUtility::healthFlagsToString: every set flag in Envoy's order, or 'healthy'. DEGRADED
+   * hosts are balanced as healthy (nodevoy has no degraded load tier) but flagged as Envoy does.
+   */
   healthFlags(): string {
-    if (FAILED_EDS_HEALTH.has(this.healthStatus)) return '/failed_eds_health';
-    if (this.healthStatus === 'DEGRADED') return '/degraded_eds_health';
-    return 'healthy';
+    let flags = '';
+    if (this.failedOutlierCheck) flags += '/failed_outlier_check';
+    if (FAILED_EDS_HEALTH.has(this.healthStatus)) flags += '/failed_eds_health';
+    else if (this.healthStatus === 'DEGRADED') flags += '/degraded_eds_health';
+    return flags || 'healthy';
   }
 
   dispatcher(): Dispatcher {
@@ -135,7 +142,8 @@ export class HostImpl implements Host {
       allowH2: http2,
       // HTTP/1.1: one request per connection at a time; HTTP/2: streams multiplexed on one connection.
       pipelining: http2 ? streams : 1,
-      ...(http2 ? { connections: 1 } : {}),
+      // HTTP/1.1: circuit_breakers max_connections (per host, see UpstreamPoolConfig.maxConnections).
+      ...(http2 ? { connections: 1 } : cfg.maxConnections !== undefined ? { connections: cfg.maxConnections } : {}),
       keepAliveTimeout: idle,
       keepAliveMaxTimeout: idle,
       headersTimeout: 0,

@@ -38,8 +38,22 @@ export interface ClusterStats {
   readonly upstream_rq_timeout: Counter;
   readonly upstream_cx_none_healthy: Counter;
   readonly upstream_rq_maintenance_mode: Counter;
+  /** Retries (router): scheduled, succeeded, refused by the breaker/budget, refused by num_retries. */
+  readonly upstream_rq_retry: Counter;
+  readonly upstream_rq_retry_success: Counter;
+  readonly upstream_rq_retry_overflow: Counter;
+  readonly upstream_rq_retry_limit_exceeded: Counter;
+  /** A retriable request whose body outgrew the retry buffer. */
+  readonly retry_or_shadow_abandoned: Counter;
+  readonly upstream_rq_per_try_timeout: Counter;
+  readonly upstream_rq_per_try_idle_timeout: Counter;
+  /** Circuit-breaker overflows: max_pending_requests / max_requests, and max_connections (queued). */
+  readonly upstream_rq_pending_overflow: Counter;
+  readonly upstream_cx_overflow: Counter;
   /** upstream_rq_<code> and upstream_rq_<class>xx (handles cached per code). */
   recordResponseCode(code: number): void;
+  /** retry.upstream_rq_<code> and retry.upstream_rq_<class>xx: responses that were retried. */
+  recordRetryResponseCode(code: number): void;
 }
 
 export interface HostStats {
@@ -74,6 +88,19 @@ export interface OutlierMonitor {
   putResult(result: OutlierResult): void;
 }
 
+/** Envoy's SuccessRateMonitorType: all results when not split, or only external-origin / local-origin ones. */
+export type SuccessRateOrigin = 'ExternalOrigin' | 'LocalOrigin';
+
+/** A cluster's outlier detector as /clusters reads it (Envoy's Outlier::Detector); -1 = not computed. */
+export interface OutlierDetectorInfo {
+  /** Mean success rate of the hosts that took part in the last sweep's success-rate detection. */
+  successRateAverage(origin: SuccessRateOrigin): number;
+  /** The last sweep's threshold: mean − success_rate_stdev_factor × stdev. */
+  successRateEjectionThreshold(origin: SuccessRateOrigin): number;
+  /** The host's success rate over the last interval (when it had enough requests). */
+  hostSuccessRate(host: Host, origin: SuccessRateOrigin): number;
+}
+
 export interface Host {
   /** IP (or name for LOGICAL_DNS before resolution). */
   readonly address: string;
@@ -102,6 +129,39 @@ export interface CircuitBreakerThresholds {
   readonly maxPendingRequests: number;
   readonly maxRequests: number;
   readonly maxRetries: number;
+  /** retry_budget: present = the budget replaces max_retries (defaults 20 % and 3). */
+  readonly retryBudget?: { readonly budgetPercent: number; readonly minRetryConcurrency: number } | null;
+  /** track_remaining: publish remaining_* gauges (and /clusters lines). */
+  readonly trackRemaining?: boolean;
+}
+
+/** envoy.config.core.v3.RoutingPriority: which thresholds (and resource counts) a request uses. */
+export type ResourcePriority = 'DEFAULT' | 'HIGH';
+
+/** A circuit-breaker limit and its current count, read-only (connections are counted by the pools). */
+export interface ResourceCount {
+  /** count() < max(). */
+  canCreate(): boolean;
+  count(): number;
+  max(): number;
+}
+
+/** A circuit-breaker limit the router acquires and releases (Envoy's ResourceLimit). */
+export interface ResourceLimit extends ResourceCount {
+  inc(): void;
+  dec(): void;
+}
+
+/** The circuit breakers of one cluster and priority (Envoy's ResourceManager). */
+export interface ResourceManager {
+  /** Active requests (max_requests). */
+  readonly requests: ResourceLimit;
+  /** Requests waiting for a connection (max_pending_requests). */
+  readonly pendingRequests: ResourceLimit;
+  /** Outstanding retries (max_retries, or the retry_budget when configured). */
+  readonly retries: ResourceLimit;
+  /** Open connections (max_connections); counted from the cluster's upstream_cx_active. */
+  readonly connections: ResourceCount;
 }
 
 export interface Cluster {
@@ -114,8 +174,12 @@ export interface Cluster {
   readonly circuitBreakers: { readonly default: CircuitBreakerThresholds; readonly high: CircuitBreakerThresholds };
   /** All hosts by priority (index = priority). */
   hosts(): readonly Host[];
+  /** Present when the cluster configures outlier_detection. */
+  readonly outlierDetector?: OutlierDetectorInfo | null;
   /** The load balancer's pick; null = no healthy upstream (503 UH). */
   chooseHost(ctx: LoadBalancerContext): Host | null;
+  /** The circuit breakers for a routing priority (Envoy's ClusterInfo::resourceManager). */
+  resourceManager(priority: ResourcePriority): ResourceManager;
   /** The wire config as applied (for /config_dump). */
   readonly config: unknown;
 }

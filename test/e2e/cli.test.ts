@@ -150,7 +150,7 @@ function lineOf(text: string, needle: string): number {
 // (a listener that fails its schema is not also cross-checked against the clusters).
 const BAD_CONFIG = ((): string => {
   const good = parseYaml(bootstrapYaml({
-    routes: '- match: { prefix: / }\n  route: { cluster: web, retry_policy: { retry_on: 5xx } }',
+    routes: '- match: { prefix: / }\n  route: { cluster: web, hedge_policy: { initial_requests: 2 } }',
     clusters: staticCluster('web', [1]).replace('connect_timeout: 1s', 'connect_timeout: 5 parsecs'),
   })) as { static_resources: { listeners: Record<string, unknown>[] } };
   const listeners = good.static_resources.listeners;
@@ -177,7 +177,7 @@ describe('nodevoy validate', () => {
     const routes = `${hcm}.route_config.virtual_hosts[0].routes`;
     const expected = [
       [lineOf(BAD_CONFIG, 'bogus_field'), 'static_resources.listeners[0].bogus_field', 'unknown field'],
-      [lineOf(BAD_CONFIG, 'retry_policy'), `${routes}[0].route.retry_policy`, 'not implemented by nodevoy'],
+      [lineOf(BAD_CONFIG, 'hedge_policy'), `${routes}[0].route.hedge_policy`, 'not implemented by nodevoy'],
       [lineOf(BAD_CONFIG, 'parsecs'), 'static_resources.clusters[0].connect_timeout', 'invalid'],
     ] as const;
     for (const [line, path, kind] of expected) {

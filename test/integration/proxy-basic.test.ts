@@ -201,3 +201,35 @@ describe('bad input', () => {
     expect(up.received).toHaveLength(0);
   });
 });
+
+describe('admin', () => {
+  it('/config_dump has Envoy\'s shape and POST /healthcheck/fail drains connections', async () => {
+    const up = await upstream('web');
+    const s = await proxy(bootstrapYaml({ routes: '- match: { prefix: / }\n  route: { cluster: web }', clusters: staticCluster('web', [up.port]) }));
+    const dump = JSON.parse((await send(s.adminPort!, '/config_dump')).body) as { configs: Record<string, unknown>[] };
+    expect(dump.configs.map((c) => c['@type'])).toEqual([
+      'type.googleapis.com/envoy.admin.v3.BootstrapConfigDump', 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
+      'type.googleapis.com/envoy.admin.v3.ListenersConfigDump', 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',
+      'type.googleapis.com/envoy.admin.v3.SecretsConfigDump',
+    ]);
+    const clusters = dump.configs[1] as { static_clusters: { cluster: { name: string } }[] };
+    expect(clusters.static_clusters.map((c) => c.cluster.name)).toEqual(['web']);
+    const routes = dump.configs[3] as { static_route_configs: { route_config: { name: string } }[] };
+    expect(routes.static_route_configs.map((r) => r.route_config.name)).toEqual(['local']);
+
+    const keepAlive = { headers: { connection: 'keep-alive' } };
+    expect((await send(s.listenerPort('main'), '/', keepAlive)).headers.connection).toBe('keep-alive');
+    expect((await send(s.adminPort!, '/healthcheck/fail', { method: 'POST' })).status).toBe(200);
+    expect((await send(s.listenerPort('main'), '/', keepAlive)).headers.connection).toBe('close');
+    expect(s.stats.gauges.get('server.live')?.value()).toBe(0);
+    await send(s.adminPort!, '/healthcheck/ok', { method: 'POST' });
+    expect((await send(s.listenerPort('main'), '/', keepAlive)).headers.connection).toBe('keep-alive');
+  });
+
+  it('a filter= regex that could backtrack catastrophically is refused', async () => {
+    const up = await upstream('web');
+    const s = await proxy(bootstrapYaml({ routes: '- match: { prefix: / }\n  route: { cluster: web }', clusters: staticCluster('web', [up.port]) }));
+    expect((await send(s.adminPort!, `/stats?filter=${encodeURIComponent('^([a-z_.]+)+Z$')}`)).status).toBe(400);
+    expect((await send(s.adminPort!, `/stats?filter=${encodeURIComponent('^cluster\\.web\\.')}`)).status).toBe(200);
+  });
+});

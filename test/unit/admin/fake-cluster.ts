@@ -27,6 +27,7 @@ export function fakeCluster(name: string, hosts: Host[], opts: Partial<{ statNam
     circuitBreakers: { default: t, high: { ...t, maxRetries: 5 } },
     hosts: () => hosts,
     chooseHost: () => hosts[0] ?? null,
+    resourceManager: () => { throw new Error('no circuit breakers in admin tests'); },
     config: { name },
   };
 }

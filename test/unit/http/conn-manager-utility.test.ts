@@ -73,14 +73,33 @@ describe('mutateRequestHeaders', () => {
       clientIp: '192.0.2.7', internal: false, expect: { 'x-envoy-decorator-operation': 'op' },
     },
     {
-      name: 'x-forwarded-proto is overwritten from the connection when no hop is trusted',
-      policy: {}, headers: { 'x-forwarded-proto': 'https' }, tls: false, clientIp: '192.0.2.7', internal: false,
+      name: 'at the edge (use_remote_address, no trusted hop) x-forwarded-proto is overwritten from the connection',
+      policy: { useRemoteAddress: true }, headers: { 'x-forwarded-proto': 'https' }, tls: false, clientIp: '192.0.2.7', internal: false,
       expect: { 'x-forwarded-proto': 'http' },
     },
     {
-      name: 'x-forwarded-proto from a trusted hop is kept',
-      policy: { xffNumTrustedHops: 1 }, headers: { 'x-forwarded-proto': 'https' }, tls: false, clientIp: '192.0.2.7', internal: false,
+      name: 'at the edge with a trusted hop, the x-forwarded-proto it sent is kept',
+      policy: { useRemoteAddress: true, xffNumTrustedHops: 1 }, headers: { 'x-forwarded-proto': 'https' }, tls: false, clientIp: '192.0.2.7', internal: false,
       expect: { 'x-forwarded-proto': 'https' },
+    },
+    {
+      name: 'behind another proxy (use_remote_address false) its x-forwarded-proto is kept, and set only when absent',
+      policy: {}, headers: { 'x-forwarded-proto': 'https' }, tls: false, clientIp: '192.0.2.7', internal: false,
+      expect: { 'x-forwarded-proto': 'https' },
+    },
+    {
+      name: 'x-forwarded-proto is set from the connection when absent',
+      policy: {}, headers: {}, tls: true, clientIp: '192.0.2.7', internal: false,
+      expect: { 'x-forwarded-proto': 'https' },
+    },
+    {
+      name: 'skip_xff_append does not stop an edge request without XFF from being internal',
+      policy: { useRemoteAddress: true, skipXffAppend: true, internalAddresses: internal10 }, peer: '10.1.2.3', headers: {},
+      clientIp: '10.1.2.3', internal: true, expect: { 'x-envoy-internal': 'true' }, absent: ['x-forwarded-for'],
+    },
+    {
+      name: 'an XFF entry that is not an IP address is ignored (the peer stays the client)',
+      policy: {}, headers: { 'x-forwarded-for': 'not-an-ip' }, peer: '192.0.2.7', clientIp: '192.0.2.7', internal: false, expect: {},
     },
     {
       name: 'internal_only_headers are removed from external requests',

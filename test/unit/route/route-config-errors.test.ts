@@ -23,7 +23,7 @@ describe('RouteConfiguration translation errors', () => {
           { match: { prefix: '/' } },
         ] },
         { name: 'b', domains: ['A.com', '*'], routes: [
-          { match: { prefix: '/' }, route: { cluster: 'known', retry_policy: { retry_on: '5xx' }, prefixRewrite: '/' } },
+          { match: { prefix: '/' }, route: { cluster: 'known', hedge_policy: {}, prefixRewrite: '/' } },
         ] },
       ],
     }, { clusterExists: (n) => n === 'known' });
@@ -33,7 +33,7 @@ describe('RouteConfiguration translation errors', () => {
       { path: 'route_config.virtual_hosts[0].routes[1].route.weighted_clusters.clusters', kind: 'invalid', message: 'the sum of the cluster weights must be greater than 0' },
       { path: 'route_config.virtual_hosts[0].routes[2].match', kind: 'invalid', message: 'RouteMatch: only one of prefix, path, safe_regex, path_separated_prefix may be set (got prefix, path)' },
       { path: 'route_config.virtual_hosts[0].routes[3]', kind: 'invalid', message: 'Route: one of route, redirect, direct_response is required' },
-      { path: 'route_config.virtual_hosts[1].routes[0].route.retry_policy', kind: 'not-implemented', message: 'field "retry_policy" of envoy.config.route.v3.RouteAction is valid Envoy config but nodevoy does not implement it' },
+      { path: 'route_config.virtual_hosts[1].routes[0].route.hedge_policy', kind: 'not-implemented', message: 'field "hedge_policy" of envoy.config.route.v3.RouteAction is valid Envoy config but nodevoy does not implement it' },
     ]);
   });
 

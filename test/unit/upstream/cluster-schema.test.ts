@@ -110,7 +110,7 @@ describe('Cluster translation: defaults', () => {
 describe('Cluster validation errors', () => {
   it.each([
     ['unknown field', { name: 'a', conect_timeout: '1s' }, 'clusters[0].conect_timeout', 'unknown-field'],
-    ['unimplemented Cluster field', { name: 'a', outlier_detection: {} }, 'clusters[0].outlier_detection', 'not-implemented'],
+    ['unimplemented Cluster field', { name: 'a', cleanup_interval: '5s' }, 'clusters[0].cleanup_interval', 'not-implemented'],
     ['transport_socket', { name: 'a', transport_socket: { name: 'tls' } }, 'clusters[0].transport_socket', 'not-implemented'],
     ['respect_dns_ttl', { name: 'a', respect_dns_ttl: true }, 'clusters[0].respect_dns_ttl', 'not-implemented'],
     ['EDS type', { name: 'a', type: 'EDS' }, 'clusters[0].type', 'not-implemented'],

@@ -1,7 +1,7 @@
 // The router filter (envoy.filters.http.router), the terminal HTTP filter: turns the matched route into
-// a local reply (no route, direct response, redirect) or an upstream request — cluster selection, host
-// choice through the cluster's load balancer, rewrites, header mutations, the route timeout — and
-// forwards the upstream response through the encoder.
+// a local reply (no route, direct response, redirect) or upstream attempts — cluster selection, host
+// choice through the cluster's load balancer, rewrites, header mutations, the route and per-try timeouts,
+// retries with back-off (RetryState), circuit-breaker overflow — and forwards the chosen response.
 
 import type { Clock, Random, TimerHandle } from '../../../common/clock.ts';
 import { Failures, type Failure } from '../../../common/error-catalogue.ts';
@@ -10,7 +10,10 @@ import type { FilterCallbacks, FilterStatus, HttpFilter } from '../../../http/fi
 import type { HeaderMap, RequestHeaders, ResponseHeaders } from '../../../http/headers.ts';
 import type { ClusterChoice, HeaderFormatContext, Route, RouteAction } from '../../../route/types.ts';
 import type { Counter, StatsScope } from '../../../stats/scope.ts';
-import type { ClusterManager } from '../../../upstream/types.ts';
+import type { Cluster, ClusterManager, Host, LoadBalancerContext, ResourceManager } from '../../../upstream/types.ts';
+import { DEFAULT_RETRY_BUFFER_LIMIT_BYTES, RequestBuffer } from './request-buffer.ts';
+import { createRetryState, type ResetReason, type RetryState, type RetryStatus } from './retry-state.ts';
+import { expectedTimeoutMs, finalTimeout, type TimeoutData } from './timeouts.ts';
 import { UpstreamRequest, type UpstreamCallbacks } from './upstream-request.ts';
 
 /** envoy.extensions.filters.http.router.v3.Router, as nodevoy uses it. */
@@ -50,13 +53,38 @@ export interface RouterDeps {
   readonly random: Random;
 }
 
+const NO_LB_CONTEXT: LoadBalancerContext = Object.freeze({});
+
+/** Envoy's reset body once a retry happened: "... before headers. retried and the latest reset reason: ...". */
+function retriedBody(body: string): string {
+  return body.replace('before headers. reset reason: ', 'before headers. retried and the latest reset reason: ');
+}
+
 export class Router implements HttpFilter, UpstreamCallbacks {
   private readonly deps: RouterDeps;
   private readonly cb: FilterCallbacks;
   private route: Route | null = null;
   private choice: ClusterChoice | undefined;
+  private cluster: Cluster | null = null;
+  private resources: ResourceManager | null = null;
+  private lbContext: LoadBalancerContext = NO_LB_CONTEXT;
+  private request: RequestHeaders | null = null;
   private upstream: UpstreamRequest | null = null;
+  private retry: RetryState | null = null;
+  /** The replayable body when the request may be retried; else the downstream body, sent once. */
+  private bodyBuffer: RequestBuffer | null = null;
+  private rawBody: AsyncIterable<Buffer> | null = null;
+  private timeouts: TimeoutData | null = null;
   private timeoutTimer: TimerHandle | null = null;
+  private perTryTimer: TimerHandle | null = null;
+  private perTryIdleTimer: TimerHandle | null = null;
+  private retryTimer: TimerHandle | null = null;
+  /** Monotonic ms of the last upstream activity (per_try_idle_timeout). */
+  private lastUpstreamActivity = 0;
+  /** Monotonic ms when the downstream request completed; -1 until then. */
+  private requestCompleteAt = -1;
+  /** Envoy's attempt_count_: 1 for the first attempt, +1 per retry. */
+  private attemptCount = 0;
 
   constructor(deps: RouterDeps, callbacks: FilterCallbacks) {
     this.deps = deps;
@@ -91,16 +119,20 @@ export class Router implements HttpFilter, UpstreamCallbacks {
   }
 
   onDestroy(): void {
-    this.timeoutTimer?.cancel();
+    this.cleanup();
     this.upstream?.abort(new Error('downstream disconnected'));
+    this.upstream = null;
   }
 
   onStreamComplete(): void {
-    this.timeoutTimer?.cancel();
+    this.cleanup();
+    // The connection manager may end the stream itself (idle timeout): stop the attempt in flight.
+    this.upstream?.abort(new Error('stream complete'));
+    this.upstream = null;
   }
 
   private forward(request: RequestHeaders, action: RouteAction): void {
-    const { clusterManager, random, clock, config } = this.deps;
+    const { clusterManager, random, clock } = this.deps;
     const cb = this.cb;
     const choice = action.selectCluster(request, random) ?? undefined;
     this.choice = choice;
@@ -113,61 +145,243 @@ export class Router implements HttpFilter, UpstreamCallbacks {
       return;
     }
     cb.info.upstreamCluster = cluster.name;
+    this.cluster = cluster;
+    this.request = request;
+    this.attemptCount = 1;
+    const resources = cluster.resourceManager(action.priority ?? 'DEFAULT');
+    this.resources = resources;
     const hashKey = action.computeHash(request, cb.info.downstreamRemoteAddress);
-    const host = cluster.chooseHost({
-      ...(hashKey !== undefined ? { hashKey } : {}),
-      ...(choice?.metadataMatch ? { metadataMatch: choice.metadataMatch } : {}),
-    });
+    if (hashKey !== undefined || choice?.metadataMatch) {
+      this.lbContext = {
+        ...(hashKey !== undefined ? { hashKey } : {}),
+        ...(choice?.metadataMatch ? { metadataMatch: choice.metadataMatch } : {}),
+      };
+    }
+    this.timeouts = finalTimeout(action, request.headers);
+    const retry = createRetryState(action.retryPolicy ?? null, request, { resources, stats: cluster.stats, random });
+    this.retry = retry;
+    const body = cb.requestBody();
+    if (body !== null && retry !== null) {
+      this.bodyBuffer = new RequestBuffer(body, DEFAULT_RETRY_BUFFER_LIMIT_BYTES, () => cluster.stats.retry_or_shadow_abandoned.inc());
+    } else {
+      this.rawBody = body;
+    }
+
+    const host = this.chooseHost(cluster);
     if (!host) {
       cluster.stats.upstream_cx_none_healthy.inc();
       this.fail(Failures.noHealthyUpstream);
       return;
     }
-    cb.info.upstreamHost = host.addressString;
-
     action.rewriteRequest(request, action.autoHostRewrite ? host.hostname : undefined);
     const formatCtx: HeaderFormatContext = { request, info: cb.info };
     this.route!.applyRequestHeaders(request, formatCtx, choice);
-    if (action.timeoutMs > 0 && !config.suppressEnvoyHeaders) {
-      request.headers['x-envoy-expected-rq-timeout-ms'] = String(action.timeoutMs);
-    }
-
-    const upstream = new UpstreamRequest(cluster, host, clock, config.dynamicStats, this);
-    this.upstream = upstream;
     cb.info.firstUpstreamTxByteSent = clock.monotonicMs();
-    upstream.start(request.method, request.path, request.authority, request.headers, cb.requestBody());
-    if (action.timeoutMs > 0) {
-      // Envoy starts the route timeout once the downstream request is complete.
-      cb.onRequestComplete(() => {
-        if (this.upstream === upstream) this.timeoutTimer = clock.setTimer(() => this.onRouteTimeout(cluster.stats.upstream_rq_timeout), action.timeoutMs);
-      });
+    this.startAttempt(host);
+    // Envoy starts the route timeout (and the first per-try timeout) once the downstream request is complete.
+    cb.onRequestComplete(() => this.onRequestComplete());
+  }
+
+  /** Host selection with the previous_hosts predicate: up to host_selection_retry_max_attempts re-picks. */
+  private chooseHost(cluster: Cluster): Host | null {
+    const retry = this.retry;
+    let host = cluster.chooseHost(this.lbContext);
+    if (retry === null) return host;
+    for (let i = 0; i < retry.hostSelectionMaxAttempts && host !== null && retry.shouldSelectAnotherHost(host); i++) {
+      host = cluster.chooseHost(this.lbContext);
+    }
+    return host;
+  }
+
+  private startAttempt(host: Host): void {
+    const { clock, config } = this.deps;
+    const cluster = this.cluster!;
+    const request = this.request!;
+    const headers = request.headers;
+    this.cb.info.upstreamHost = host.addressString;
+    this.retry?.onHostAttempted(host);
+    if (!config.suppressEnvoyHeaders) {
+      const elapsed = this.requestCompleteAt < 0 ? 0 : clock.monotonicMs() - this.requestCompleteAt;
+      const expected = expectedTimeoutMs(this.timeouts!, elapsed);
+      if (expected > 0) headers['x-envoy-expected-rq-timeout-ms'] = String(expected);
+    }
+    if (this.route!.virtualHost.includeRequestAttemptCount === true) headers['x-envoy-attempt-count'] = String(this.attemptCount);
+    const upstream = new UpstreamRequest(cluster, host, this.resources!, clock, config.dynamicStats, this);
+    const body = this.bodyBuffer !== null ? this.bodyBuffer.replay() : this.rawBody;
+    this.rawBody = null;
+    if (!upstream.start(request.method, request.path, request.authority, headers, body)) {
+      this.onAttemptReset(Failures.overflow, 'overflow', false);
+      return;
+    }
+    this.upstream = upstream;
+    if (this.requestCompleteAt >= 0) this.armPerTryTimers(upstream);
+  }
+
+  private onRequestComplete(): void {
+    this.requestCompleteAt = this.deps.clock.monotonicMs();
+    if (this.upstream === null && this.retryTimer === null) return; // already answered
+    const globalMs = this.timeouts!.globalMs;
+    if (globalMs > 0) this.timeoutTimer = this.deps.clock.setTimer(() => this.onRouteTimeout(), globalMs);
+    if (this.upstream !== null) this.armPerTryTimers(this.upstream);
+  }
+
+  private armPerTryTimers(upstream: UpstreamRequest): void {
+    const { perTryMs, perTryIdleMs } = this.timeouts!;
+    const clock = this.deps.clock;
+    if (perTryMs > 0) this.perTryTimer = clock.setTimer(() => this.onPerTryTimeout(upstream, false), perTryMs);
+    if (perTryIdleMs > 0) {
+      this.lastUpstreamActivity = clock.monotonicMs();
+      this.schedulePerTryIdle(upstream, perTryIdleMs);
     }
   }
 
-  private onRouteTimeout(timeoutCounter: Counter): void {
+  /** Activity only records a time; the timer re-arms itself for the remainder (as the HCM idle timer). */
+  private schedulePerTryIdle(upstream: UpstreamRequest, delay: number): void {
+    const clock = this.deps.clock;
+    this.perTryIdleTimer = clock.setTimer(() => {
+      this.perTryIdleTimer = null;
+      const idleMs = this.timeouts!.perTryIdleMs;
+      const idleFor = clock.monotonicMs() - this.lastUpstreamActivity;
+      if (idleFor < idleMs) this.schedulePerTryIdle(upstream, idleMs - idleFor);
+      else this.onPerTryTimeout(upstream, true);
+    }, delay);
+  }
+
+  private cancelPerTryTimers(): void {
+    this.perTryTimer?.cancel();
+    this.perTryTimer = null;
+    this.perTryIdleTimer?.cancel();
+    this.perTryIdleTimer = null;
+  }
+
+  private cleanup(): void {
+    this.timeoutTimer?.cancel();
     this.timeoutTimer = null;
-    timeoutCounter.inc();
-    this.upstream?.abort(new Error('upstream request timeout'));
+    this.retryTimer?.cancel();
+    this.retryTimer = null;
+    this.cancelPerTryTimers();
+    this.retry?.release();
+    this.retry = null;
+  }
+
+  /** per_try_timeout (not once the response started downstream) or per_try_idle_timeout fired. */
+  private onPerTryTimeout(upstream: UpstreamRequest, idle: boolean): void {
+    if (this.upstream !== upstream) return;
+    if (!idle && this.cb.encoder.headersSent) return;
+    const stats = this.cluster!.stats;
+    (idle ? stats.upstream_rq_per_try_idle_timeout : stats.upstream_rq_per_try_timeout).inc();
+    this.cancelPerTryTimers();
+    upstream.timeout();
     this.upstream = null;
     if (this.cb.encoder.headersSent) {
-      this.cb.info.responseFlags |= ResponseFlag.UpstreamRequestTimeout;
-      this.deps.stats.rqResetAfterDownstreamResponseStarted.inc();
-      this.cb.encoder.resetStream();
-    } else {
-      this.fail(Failures.upstreamTimeout);
+      this.resetAfterResponseStarted(ResponseFlag.UpstreamRequestTimeout);
+      return;
     }
+    // Envoy treats a per-try timeout as a local reset: retried by 5xx, gateway-error and reset.
+    if (this.maybeRetry(this.retry?.wouldRetryReset('local_reset', upstream.started))) return;
+    this.chargeAbort(504);
+    this.fail(Failures.upstreamTimeout);
+  }
+
+  private onRouteTimeout(): void {
+    this.timeoutTimer = null;
+    const stats = this.cluster!.stats;
+    stats.upstream_rq_timeout.inc();
+    const upstream = this.upstream;
+    this.upstream = null;
+    this.cleanup();
+    upstream?.timeout();
+    if (this.cb.encoder.headersSent) {
+      this.resetAfterResponseStarted(ResponseFlag.UpstreamRequestTimeout);
+      return;
+    }
+    if (upstream) this.chargeAbort(504);
+    this.fail(Failures.upstreamTimeout);
+  }
+
+  /**
+   * An attempt ended without a usable response: retry if the policy would and may, otherwise the
+   * reset's local reply. Overflow is never retried (wouldRetryFromReset says no).
+   */
+  private onAttemptReset(failure: Failure, reason: ResetReason, started: boolean): void {
+    this.cancelPerTryTimers();
+    this.upstream = null;
+    if (this.maybeRetry(this.retry?.wouldRetryReset(reason, started))) return;
+    this.chargeAbort(failure.status);
+    this.fail(failure);
+  }
+
+  /** Asks the retry state; on yes schedules the retry and returns true. Notes URX / UO on refusal. */
+  private maybeRetry(would: ReturnType<RetryState['wouldRetryReset']> | undefined): boolean {
+    const retry = this.retry;
+    if (retry === null || would === undefined) return false;
+    const status = retry.shouldRetry(would, this.bodyBuffer === null || !this.bodyBuffer.overflowed);
+    if (status.kind === 'retry') {
+      this.scheduleRetry(status.delayMs);
+      return true;
+    }
+    this.noteRetryRefusal(status);
+    return false;
+  }
+
+  private noteRetryRefusal(status: RetryStatus): void {
+    if (status.kind === 'overflow') this.cb.info.responseFlags |= ResponseFlag.UpstreamOverflow;
+    else if (status.kind === 'limit-exceeded') this.cb.info.responseFlags |= ResponseFlag.UpstreamRetryLimitExceeded;
+  }
+
+  private scheduleRetry(delayMs: number): void {
+    this.retryTimer = this.deps.clock.setTimer(() => {
+      this.retryTimer = null;
+      this.doRetry();
+    }, delayMs);
+  }
+
+  private doRetry(): void {
+    if (this.cb.downstreamClosed) return;
+    this.attemptCount++;
+    const cluster = this.cluster!;
+    const host = this.chooseHost(cluster);
+    if (!host) {
+      cluster.stats.upstream_cx_none_healthy.inc();
+      this.cleanup();
+      this.fail(Failures.noHealthyUpstream);
+      return;
+    }
+    this.startAttempt(host);
+  }
+
+  /** Envoy charges the local reply's code to upstream_rq_<code> when no response has started. */
+  private chargeAbort(code: number): void {
+    if (this.deps.config.dynamicStats && !this.cb.encoder.headersSent) this.cluster!.stats.recordResponseCode(code);
+  }
+
+  private resetAfterResponseStarted(flag: number): void {
+    this.cleanup();
+    this.cb.info.responseFlags |= flag;
+    this.deps.stats.rqResetAfterDownstreamResponseStarted.inc();
+    this.cb.encoder.resetStream();
   }
 
   private fail(f: Failure): void {
-    this.cb.sendLocalReply(f.status, f.body, {
-      flags: f.flag, details: f.details, ...(f.headers ? { headers: f.headers } : {}),
+    this.cleanup();
+    const suppress = this.deps.config.suppressEnvoyHeaders;
+    // x-envoy-overloaded (the only header a failure carries) is one of the router's x-envoy-* headers.
+    const headers = f.headers !== undefined && !suppress ? f.headers : undefined;
+    const body = this.attemptCount > 1 && f.resetReason !== undefined ? retriedBody(f.body) : f.body;
+    this.cb.sendLocalReply(f.status, body, {
+      flags: f.flag, details: f.details, ...(headers ? { headers } : {}),
       modifyHeaders: (h) => this.finalizeResponseHeaders(h),
     });
   }
 
   /** The route's response header mutations (and Envoy's router headers) on any response we send. */
   private finalizeResponseHeaders(headers: HeaderMap): void {
-    this.route?.applyResponseHeaders(headers, { request: this.cb.request, info: this.cb.info }, this.choice);
+    const route = this.route;
+    if (route === null) return;
+    route.applyResponseHeaders(headers, { request: this.cb.request, info: this.cb.info }, this.choice);
+    if (this.attemptCount > 0 && route.virtualHost.includeAttemptCountInResponse === true) {
+      headers['x-envoy-attempt-count'] = String(this.attemptCount);
+    }
   }
 
   // --- UpstreamCallbacks ----------------------------------------------------------------------
@@ -175,6 +389,27 @@ export class Router implements HttpFilter, UpstreamCallbacks {
   onUpstreamHeaders(response: ResponseHeaders, endStream: boolean): void {
     const cb = this.cb;
     const upstream = this.upstream!;
+    const cluster = this.cluster!;
+    this.lastUpstreamActivity = upstream.headersAtMs;
+    const retry = this.retry;
+    if (retry !== null) {
+      const status = retry.shouldRetry(retry.wouldRetryHeaders(response), this.bodyBuffer === null || !this.bodyBuffer.overflowed);
+      if (status.kind === 'retry') {
+        cluster.stats.recordRetryResponseCode(response.status);
+        this.cancelPerTryTimers();
+        this.upstream = null;
+        upstream.abort(new Error('retrying'));
+        this.scheduleRetry(status.delayMs);
+        return;
+      }
+      this.noteRetryRefusal(status);
+      // The response goes downstream: no more retries (Envoy drops its retry state here).
+      this.retry = null;
+    }
+    // Once the response starts downstream the per-try timeout no longer applies (the idle one does).
+    this.perTryTimer?.cancel();
+    this.perTryTimer = null;
+    if (this.deps.config.dynamicStats) cluster.stats.recordResponseCode(response.status);
     cb.info.firstUpstreamRxByteReceived = upstream.headersAtMs;
     if (!this.deps.config.suppressEnvoyHeaders) {
       response.headers['x-envoy-upstream-service-time'] = String(Math.round(upstream.headersAtMs - upstream.startMs));
@@ -186,6 +421,7 @@ export class Router implements HttpFilter, UpstreamCallbacks {
   }
 
   onUpstreamData(chunk: Buffer): boolean {
+    if (this.perTryIdleTimer !== null) this.lastUpstreamActivity = this.deps.clock.monotonicMs();
     const encoder = this.cb.encoder;
     if (encoder.encodeData(chunk, false)) return true;
     const upstream = this.upstream;
@@ -194,22 +430,18 @@ export class Router implements HttpFilter, UpstreamCallbacks {
   }
 
   onUpstreamTrailers(trailers: HeaderMap | null): void {
-    this.timeoutTimer?.cancel();
+    this.cleanup();
     this.upstream = null;
     this.cb.encoder.encodeTrailers(trailers);
   }
 
-  onUpstreamFailure(failure: Failure, transportFailureReason: string, headersReceived: boolean): void {
-    this.timeoutTimer?.cancel();
-    this.upstream = null;
-    const info = this.cb.info;
-    info.upstreamTransportFailureReason = transportFailureReason;
+  onUpstreamFailure(failure: Failure, reason: ResetReason, transportFailureReason: string, started: boolean, headersReceived: boolean): void {
+    this.cb.info.upstreamTransportFailureReason = transportFailureReason;
     if (headersReceived || this.cb.encoder.headersSent) {
-      info.responseFlags |= failure.flag;
-      this.deps.stats.rqResetAfterDownstreamResponseStarted.inc();
-      this.cb.encoder.resetStream();
+      this.upstream = null;
+      this.resetAfterResponseStarted(failure.flag);
       return;
     }
-    this.fail(failure);
+    this.onAttemptReset(failure, reason, started);
   }
 }

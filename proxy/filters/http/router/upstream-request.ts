@@ -1,12 +1,17 @@
-// One attempt of a request to one upstream host (Envoy's UpstreamRequest): dispatches through the host's
-// undici pool, streams the request body up and the response down with backpressure, records cluster and
-// host stats, and reports how the attempt ended so the router can decide what the client sees.
+// One attempt of a request to one upstream host (Envoy's UpstreamRequest): takes the cluster's request
+// and pending-request circuit breakers, dispatches through the host's undici pool, streams the request body
+// up and the response down with backpressure, records cluster, host and outlier-detection results, and
+// reports how the attempt ended so the router can decide what the client sees (or retry).
 
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../../../common/clock.ts';
 import { Failures, type Failure } from '../../../common/error-catalogue.ts';
 import type { HeaderMap, ResponseHeaders } from '../../../http/headers.ts';
-import type { Cluster, Host } from '../../../upstream/types.ts';
+import type { Cluster, Host, ResourceManager } from '../../../upstream/types.ts';
+import type { ResetReason } from './retry-state.ts';
+
+/** nghttp2's REFUSED_STREAM error code, as undici reports it on a reset HTTP/2 stream. */
+const NGHTTP2_REFUSED_STREAM = 7;
 
 /** Request headers that belong to one hop and must not be forwarded (undici also rejects them). */
 const HOP_BY_HOP_REQUEST = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'expect'] as const;
@@ -18,8 +23,11 @@ export interface UpstreamCallbacks {
   /** A body chunk; return false to pause the upstream until resume() is called. */
   onUpstreamData(chunk: Buffer, endStream: boolean): boolean;
   onUpstreamTrailers(trailers: HeaderMap | null): void;
-  /** The attempt failed; `headersReceived` says whether the response had started. */
-  onUpstreamFailure(failure: Failure, transportFailureReason: string, headersReceived: boolean): void;
+  /**
+   * The attempt failed (not because we aborted it): `reason` is how retry_on sees it, `started` whether
+   * the pool gave it a connection, `headersReceived` whether the response had started.
+   */
+  onUpstreamFailure(failure: Failure, reason: ResetReason, transportFailureReason: string, started: boolean, headersReceived: boolean): void;
 }
 
 /** Maps an undici/net error to the failure Envoy reports for it. */
@@ -49,32 +57,63 @@ export function classifyUpstreamError(err: Error & { code?: string }): Failure {
 
 export class UpstreamRequest implements Dispatcher.DispatchHandler {
   private readonly cluster: Cluster;
-  private readonly host: Host;
+  readonly host: Host;
   private readonly clock: Clock;
   private readonly callbacks: UpstreamCallbacks;
   private readonly dynamicStats: boolean;
+  private readonly resources: ResourceManager;
   private controller: Dispatcher.DispatchController | null = null;
   private abortReason: Error | null = null;
   private finished = false;
   private headersReceived = false;
+  /** Counted in the pending-requests circuit breaker until the pool hands it a connection. */
+  private pending = false;
+  /** The pool gave the attempt a connection (Envoy's "upstream request started", for reset-before-request). */
+  started = false;
   readonly startMs: number;
   /** Monotonic ms when response headers arrived. */
   headersAtMs = 0;
 
-  constructor(cluster: Cluster, host: Host, clock: Clock, dynamicStats: boolean, callbacks: UpstreamCallbacks) {
+  constructor(cluster: Cluster, host: Host, resources: ResourceManager, clock: Clock, dynamicStats: boolean, callbacks: UpstreamCallbacks) {
     this.cluster = cluster;
     this.dynamicStats = dynamicStats;
     this.host = host;
+    this.resources = resources;
     this.clock = clock;
     this.callbacks = callbacks;
     this.startMs = clock.monotonicMs();
   }
 
-  /** Sends the request. `headers` is modified in place (hop-by-hop removal, Host). */
-  start(method: string, path: string, authority: string, headers: HeaderMap, body: AsyncIterable<Buffer> | null): void {
+  /**
+   * Sends the request; false = a circuit breaker overflowed and nothing was sent (the caller replies 503
+   * UO). `headers` is modified in place (hop-by-hop removal, Host).
+   *
+   * max_requests and max_pending_requests are checked as Envoy's connection pool does. "Pending" is
+   * approximated: undici does not say whether a request will wait, so a request dispatched to a host
+   * with no idle connection (active requests >= open connections) is pending until undici starts
+   * writing it (onRequestStart).
+   */
+  start(method: string, path: string, authority: string, headers: HeaderMap, body: AsyncIterable<Buffer> | null): boolean {
+    const stats = this.cluster.stats;
+    const r = this.resources;
+    const hostStats = this.host.stats;
+    if (!r.requests.canCreate()) {
+      stats.upstream_rq_pending_overflow.inc();
+      return false;
+    }
+    if (hostStats.rq_active >= hostStats.cx_active) {
+      if (!r.pendingRequests.canCreate()) {
+        stats.upstream_rq_pending_overflow.inc();
+        return false;
+      }
+      // A new connection is needed; max_connections makes the request wait instead.
+      if (!r.connections.canCreate()) stats.upstream_cx_overflow.inc();
+      r.pendingRequests.inc();
+      this.pending = true;
+    }
+    r.requests.inc();
     for (const name of HOP_BY_HOP_REQUEST) if (headers[name] !== undefined) delete headers[name];
     headers.host = authority;
-    const stats = this.cluster.stats;
     stats.upstream_rq_total.inc();
     stats.upstream_rq_active.inc();
     this.host.stats.rq_total++;
@@ -83,13 +122,28 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
       path, method: method as Dispatcher.HttpMethod, headers: headers as Record<string, string | string[]>,
       body: body as Dispatcher.DispatchOptions['body'], headersTimeout: 0, bodyTimeout: 0, blocking: false,
     }, this);
+    return true;
   }
 
-  /** Cancels the attempt (downstream went away, or a timeout fired). */
+  /** Cancels the attempt (downstream went away, a retry, or a timeout fired). */
   abort(reason: Error): void {
     if (this.finished) return;
     this.abortReason = reason;
-    this.controller?.abort(reason);
+    if (this.controller) {
+      this.controller.abort(reason);
+    } else {
+      // Still queued in the pool: release it now; onRequestStart aborts it if it is ever dispatched.
+      this.cluster.stats.upstream_rq_tx_reset.inc();
+      this.done();
+    }
+  }
+
+  /** A per-try or route timeout ended the attempt: host rq_timeout and outlier LOCAL_ORIGIN_TIMEOUT. */
+  timeout(): void {
+    if (this.finished) return;
+    this.host.stats.rq_timeout++;
+    this.host.outlier?.putResult('LOCAL_ORIGIN_TIMEOUT');
+    this.abort(new Error('upstream request timeout'));
   }
 
   /** Resumes reading the upstream body after onUpstreamData returned false. */
@@ -101,7 +155,13 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.abortReason) controller.abort(this.abortReason);
+    if (this.abortReason) {
+      controller.abort(this.abortReason);
+      return;
+    }
+    this.started = true;
+    this.leavePending();
+    this.host.outlier?.putResult('LOCAL_ORIGIN_CONNECT_SUCCESS');
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
@@ -109,7 +169,7 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return; // 1xx informational: Envoy does not forward them by default
     this.headersReceived = true;
     this.headersAtMs = this.clock.monotonicMs();
-    if (this.dynamicStats) this.cluster.stats.recordResponseCode(statusCode);
+    this.host.outlier?.putHttpResponseCode(statusCode);
     if (statusCode >= 500) this.host.stats.rq_error++;
     else this.host.stats.rq_success++;
     this.controller = controller;
@@ -127,7 +187,7 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
     this.callbacks.onUpstreamTrailers(trailers);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error & { code?: string }): void {
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error & { code?: string; http2ErrorCode?: number }): void {
     if (this.finished) return;
     this.done();
     if (this.abortReason !== null) {
@@ -136,12 +196,23 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
     }
     const failure = classifyUpstreamError(err);
     if (!this.headersReceived) this.host.stats.rq_error++;
+    // Envoy's router reports every upstream reset (connect failures included) as a local-origin connect failure.
+    this.host.outlier?.putResult('LOCAL_ORIGIN_CONNECT_FAILED');
     this.cluster.stats.upstream_rq_rx_reset.inc();
-    this.callbacks.onUpstreamFailure(failure, err.message, this.headersReceived);
+    const reason: ResetReason = err.http2ErrorCode === NGHTTP2_REFUSED_STREAM ? 'refused_stream' : failure.resetReason ?? 'protocol_error';
+    this.callbacks.onUpstreamFailure(failure, reason, err.message, this.started, this.headersReceived);
+  }
+
+  private leavePending(): void {
+    if (!this.pending) return;
+    this.pending = false;
+    this.resources.pendingRequests.dec();
   }
 
   private done(): void {
     this.finished = true;
+    this.leavePending();
+    this.resources.requests.dec();
     const stats = this.cluster.stats;
     stats.upstream_rq_active.dec();
     stats.upstream_rq_completed.inc();
