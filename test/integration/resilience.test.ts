@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from '../../proxy/server/server.ts';
-import { FakeClock } from '../support/fake-clock.ts';
+import { FakeClock, ScriptedRandom } from '../support/fake-clock.ts';
 import { bootstrapYaml, send, startProxy, staticCluster } from '../support/proxy.ts';
 import { closedPort, startUpstream, type TestUpstream, type UpstreamHandler } from '../support/upstream.ts';
 
@@ -32,7 +32,10 @@ function scripted(...statuses: number[]): UpstreamHandler {
   };
 }
 
-/** A proxy whose access log writes `%RESPONSE_FLAGS%` per request; flags() reads them after close. */
+/**
+ * A proxy whose access log writes `%RESPONSE_CODE% %RESPONSE_FLAGS%` per request. With a fake clock the
+ * randomness is scripted to 0, so every back-off delay is 0 ms and advancing the clock fires the retry.
+ */
 async function proxy(opts: { routes: string; clusters: string; vhost?: string; hcm?: string }, clock?: FakeClock) {
   const path = join(mkdtempSync(join(tmpdir(), 'nodevoy-res-')), 'access.log');
   const accessLog = `access_log:
@@ -43,7 +46,7 @@ async function proxy(opts: { routes: string; clusters: string; vhost?: string; h
     log_format: { text_format_source: { inline_string: "%RESPONSE_CODE% %RESPONSE_FLAGS%\\n" } }`;
   const s = await startProxy(bootstrapYaml({
     routes: opts.routes, clusters: opts.clusters, hcmExtra: `${accessLog}\n${opts.hcm ?? ''}`, virtualHostExtra: opts.vhost ?? '',
-  }), clock ? { clock } : {});
+  }), clock ? { clock, random: new ScriptedRandom([0]) } : {});
   let closed = false;
   cleanups.push(async () => { if (!closed) await s.close(); });
   return {
@@ -222,10 +225,9 @@ describe('timeouts', () => {
     await vi.waitFor(() => expect(up.received).toHaveLength(1));
     clock.advance(400);
     await vi.waitFor(() => expect(up.received).toHaveLength(2));
-    // Second attempt: 600 ms of the route timeout are left, less than the per-try timeout would allow... no: 400 < 600.
+    // x-envoy-expected-rq-timeout-ms: the per-try timeout, capped by what is left of the route timeout.
     expect(up.received[1]!.headers['x-envoy-expected-rq-timeout-ms']).toBe('400');
     clock.advance(400);
-    console.log('after second advance', p.s.stats.counters.get('cluster.slow.upstream_rq_per_try_timeout')?.value(), p.s.stats.counters.get('cluster.slow.upstream_rq_retry')?.value(), p.s.stats.counters.get('cluster.slow.upstream_rq_timeout')?.value());
     await vi.waitFor(() => expect(up.received).toHaveLength(3));
     expect(up.received[2]!.headers['x-envoy-expected-rq-timeout-ms']).toBe('200');
     clock.advance(200);

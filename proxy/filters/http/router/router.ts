@@ -12,7 +12,7 @@ import type { ClusterChoice, HeaderFormatContext, Route, RouteAction } from '../
 import type { Counter, StatsScope } from '../../../stats/scope.ts';
 import type { Cluster, ClusterManager, Host, LoadBalancerContext, ResourceManager } from '../../../upstream/types.ts';
 import { DEFAULT_RETRY_BUFFER_LIMIT_BYTES, RequestBuffer } from './request-buffer.ts';
-import { createRetryState, type ResetReason, type RetryState, type RetryStatus } from './retry-state.ts';
+import { createRetryState, type ResetReason, type RetryState, type RetryStatus, type WouldRetry } from './retry-state.ts';
 import { expectedTimeoutMs, finalTimeout, type TimeoutData } from './timeouts.ts';
 import { UpstreamRequest, type UpstreamCallbacks } from './upstream-request.ts';
 
@@ -312,7 +312,7 @@ export class Router implements HttpFilter, UpstreamCallbacks {
   }
 
   /** Asks the retry state; on yes schedules the retry and returns true. Notes URX / UO on refusal. */
-  private maybeRetry(would: ReturnType<RetryState['wouldRetryReset']> | undefined): boolean {
+  private maybeRetry(would: WouldRetry | undefined): boolean {
     const retry = this.retry;
     if (retry === null || would === undefined) return false;
     const status = retry.shouldRetry(would, this.bodyBuffer === null || !this.bodyBuffer.overflowed);
