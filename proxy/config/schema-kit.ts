@@ -130,29 +130,71 @@ export interface TypedConfig<T = unknown> {
   readonly config: T;
 }
 
-/** `google.protobuf.Any` in JSON form: `{"@type": "type.googleapis.com/...", ...fields}`. */
-export function typedConfig(what: string, lookup: TypedConfigLookup): z.ZodType<TypedConfig, unknown> {
-  return z.unknown().transform((input, ctx): TypedConfig => {
+/**
+ * The TypedStruct wrappers (udpa.type.v1 and its successor xds.type.v3): a message written as a Struct
+ * `value` with its type in `type_url`. Istio's EnvoyFilters write filter configs this way; Envoy unwraps
+ * them wherever it reads an Any (Config::Utility::translateOpaqueConfig).
+ */
+const TYPED_STRUCT_TYPE_URLS: ReadonlySet<string> = new Set([
+  'type.googleapis.com/udpa.type.v1.TypedStruct',
+  'type.googleapis.com/xds.type.v3.TypedStruct',
+]);
+
+const TypedStructSchema = message('xds.type.v3.TypedStruct', {
+  type_url: z.string().min(1, 'type_url must name the proto type of value'),
+  value: struct.optional(),
+});
+
+/** An `Any` resolved to the message it carries, TypedStruct unwrapped. */
+export interface AnyPayload {
+  /** The carried message's type URL: the Any's "@type", or a TypedStruct's type_url. */
+  readonly typeUrl: string;
+  /** The carried message's fields as written (an absent TypedStruct value is an empty message). */
+  readonly fields: Record<string, unknown>;
+  /** Where typeUrl and fields are written relative to the Any, for error paths. */
+  readonly typeUrlPath: readonly string[];
+  readonly fieldsPath: readonly string[];
+}
+
+/** `google.protobuf.Any` in JSON form, `{"@type": "type.googleapis.com/...", ...fields}`, not yet parsed. */
+export function anyPayload(what: string): z.ZodType<AnyPayload, unknown> {
+  return z.unknown().transform((input, ctx): AnyPayload => {
     if (input === null || typeof input !== 'object' || Array.isArray(input)) {
       ctx.addIssue({ code: 'custom', message: `${what} must be an object with "@type"` });
       return z.NEVER;
     }
-    const { '@type': typeUrl, ...rest } = input as Record<string, unknown>;
+    const { '@type': typeUrl, ...fields } = input as Record<string, unknown>;
     if (typeof typeUrl !== 'string') {
       ctx.addIssue({ code: 'custom', message: `${what} needs an "@type" naming its proto type` });
       return z.NEVER;
     }
-    const schema = lookup(typeUrl);
+    if (!TYPED_STRUCT_TYPE_URLS.has(typeUrl)) return { typeUrl, fields, typeUrlPath: ['@type'], fieldsPath: [] };
+    const wrapper = TypedStructSchema.safeParse(fields);
+    if (!wrapper.success) {
+      forwardIssues(ctx, wrapper.error.issues);
+      return z.NEVER;
+    }
+    return { typeUrl: wrapper.data.type_url, fields: wrapper.data.value ?? {}, typeUrlPath: ['type_url'], fieldsPath: ['value'] };
+  });
+}
+
+/**
+ * `google.protobuf.Any` parsed with the schema `lookup` gives for its type; a TypedStruct is parsed as
+ * the message its type_url names, errors pathed under `value`.
+ */
+export function typedConfig(what: string, lookup: TypedConfigLookup): z.ZodType<TypedConfig, unknown> {
+  return anyPayload(what).transform((any, ctx): TypedConfig => {
+    const schema = lookup(any.typeUrl);
     if (!schema) {
-      ctx.addIssue({ code: 'custom', path: ['@type'], message: `${what} type ${typeUrl} is not implemented by nodevoy`, params: { kind: 'not-implemented' } });
+      ctx.addIssue({ code: 'custom', path: [...any.typeUrlPath], message: `${what} type ${any.typeUrl} is not implemented by nodevoy`, params: { kind: 'not-implemented' } });
       return z.NEVER;
     }
-    const parsed = schema.safeParse(rest);
+    const parsed = schema.safeParse(any.fields);
     if (!parsed.success) {
-      forwardIssues(ctx, parsed.error.issues);
+      forwardIssues(ctx, parsed.error.issues, any.fieldsPath);
       return z.NEVER;
     }
-    return { typeUrl, config: parsed.data };
+    return { typeUrl: any.typeUrl, config: parsed.data };
   });
 }
 

@@ -88,6 +88,11 @@ export interface FilterFactoryContext {
   readonly clusterManager: ClusterManager;
   /** The filter's configured name (http_filters[].name), the key of typed_per_filter_config. */
   readonly filterName: string;
+  /**
+   * The listener's per_connection_buffer_limit_bytes (Envoy's default 1 MiB): Envoy's decoderBufferLimit(),
+   * which bounds how much of a request body a filter may buffer (the router's retry buffer).
+   */
+  readonly bufferLimitBytes: number;
 }
 
 /** One registered filter type: its config schema and how to create per-stream instances. */

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { CidrRange } from './cidr.ts';
 import type { HttpFilterFactory } from './filter.ts';
 import { CidrRangeSchema } from '../config/core-schema.ts';
-import { bool, duration, enumOf, forwardIssues, jsonName, message, onlyValues, typedConfig, uint32 } from '../config/schema-kit.ts';
+import { anyPayload, bool, duration, enumOf, forwardIssues, jsonName, message, onlyValues, typedConfig, uint32 } from '../config/schema-kit.ts';
 import { httpFilterByTypeUrl } from '../filters/http/registry.ts';
 // Registers the built-in HTTP filters, so that any code validating an HCM can resolve them.
 import '../filters/http/index.ts';
@@ -67,6 +67,8 @@ export interface HttpFilterConfig {
 }
 
 const httpFilterTypedConfig = typedConfig('HTTP filter typed_config', (url) => httpFilterByTypeUrl(url)?.configSchema);
+/** The typed_config's type (a TypedStruct's type_url), for is_optional. */
+const httpFilterAny = anyPayload('HTTP filter typed_config');
 
 /** HttpFilter: Envoy picks the filter by its typed_config `@type` (config_discovery is not implemented). */
 const HttpFilterSchema = message('envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter', {
@@ -80,8 +82,8 @@ const HttpFilterSchema = message('envoy.extensions.filters.network.http_connecti
     return z.NEVER;
   }
   // HttpFilter.is_optional: a filter type this proxy does not know is skipped instead of rejected.
-  const typeUrl = (f.typed_config as { '@type'?: unknown } | null)?.['@type'];
-  if (f.is_optional === true && typeof typeUrl === 'string' && !httpFilterByTypeUrl(typeUrl)) return null;
+  const any = httpFilterAny.safeParse(f.typed_config);
+  if (f.is_optional === true && any.success && !httpFilterByTypeUrl(any.data.typeUrl)) return null;
   const parsed = httpFilterTypedConfig.safeParse(f.typed_config);
   if (!parsed.success) {
     forwardIssues(ctx, parsed.error.issues, ['typed_config']);

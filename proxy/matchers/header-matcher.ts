@@ -44,9 +44,16 @@ export interface HeaderMatch {
   matchHeaders(headers: HeaderMap): boolean;
 }
 
-type RequestReader = (request: RequestHeaders) => string | undefined;
+/** Reads one header of a request; undefined when it is absent. */
+export type RequestReader = (request: RequestHeaders) => string | undefined;
 
-function requestReader(name: string): RequestReader {
+/**
+ * A reader for the lower-cased header `name`, built once at config time: the pseudo-headers
+ * :method/:path/:authority/:scheme read the request line (Envoy's header map holds them), other
+ * pseudo-headers are absent, and a repeated header is read with `valueOf` — all values joined by ','
+ * as HeaderMatcher sees them, or `firstValue` for Envoy's `get()[0]` (e.g. rate limit request_headers).
+ */
+export function requestReader(name: string, valueOf: (headers: HeaderMap, name: string) => string | undefined = joinedValue): RequestReader {
   switch (name) {
     case ':method': return (r) => r.method;
     case ':path': return (r) => r.path;
@@ -54,7 +61,7 @@ function requestReader(name: string): RequestReader {
     case ':scheme': return (r) => r.scheme;
     default:
       if (name.startsWith(':')) return () => undefined;
-      return (r) => joinedValue(r.headers, name);
+      return (r) => valueOf(r.headers, name);
   }
 }
 

@@ -1,9 +1,9 @@
-// typed_per_filter_config of route configurations, virtual hosts, routes and weighted clusters: each entry
-// (keyed by the HTTP filter's configured name) is parsed with that filter's per-route schema at build time.
-// Entries may be the filter's own message or an envoy.config.route.v3.FilterConfig wrapper.
+// typed_per_filter_config of route configurations, virtual hosts and routes: each entry (keyed by the
+// HTTP filter's configured name) is parsed with that filter's per-route schema at build time.
+// Entries may be the filter's own message (also as a TypedStruct) or an envoy.config.route.v3.FilterConfig wrapper.
 
 import { z } from 'zod';
-import { message, bool, toConfigErrors } from '../config/schema-kit.ts';
+import { anyPayload, message, bool, toConfigErrors, type AnyPayload } from '../config/schema-kit.ts';
 import { joinPath, type ConfigError } from '../common/result.ts';
 
 /** Schema of a filter's per-route config (without "@type"), or undefined when no filter has that name. */
@@ -28,7 +28,7 @@ export function parsePerFilterConfigs(raw: Readonly<Record<string, unknown>> | u
   const out = new Map<string, unknown>();
   for (const [name, value] of Object.entries(raw ?? {})) {
     const at = joinPath(joinPath(path, 'typed_per_filter_config'), name);
-    let any = anyPayload(value, at, errors);
+    let any = unpack(value, at, errors);
     if (any === null) continue;
     let optional = false;
     let anyPath = at;
@@ -37,7 +37,7 @@ export function parsePerFilterConfigs(raw: Readonly<Record<string, unknown>> | u
       if (!wrapper.success) { errors.push(...toConfigErrors(wrapper.error.issues, at)); continue; }
       optional = wrapper.data.is_optional ?? false;
       anyPath = joinPath(at, 'config');
-      any = anyPayload(wrapper.data.config, anyPath, errors);
+      any = unpack(wrapper.data.config, anyPath, errors);
       if (any === null) continue;
     }
     const schema = lookup?.(name);
@@ -48,20 +48,16 @@ export function parsePerFilterConfigs(raw: Readonly<Record<string, unknown>> | u
     }
     const parsed = schema.safeParse(any.fields);
     if (parsed.success) out.set(name, parsed.data);
-    else errors.push(...toConfigErrors(parsed.error.issues, anyPath));
+    else errors.push(...toConfigErrors(parsed.error.issues, any.fieldsPath.reduce(joinPath, anyPath)));
   }
   return out;
 }
 
-function anyPayload(value: unknown, path: string, errors: ConfigError[]): { typeUrl: string; fields: Record<string, unknown> } | null {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    errors.push({ path, kind: 'invalid', message: 'must be an object with "@type" (google.protobuf.Any)' });
-    return null;
-  }
-  const { '@type': typeUrl, ...fields } = value as Record<string, unknown>;
-  if (typeof typeUrl !== 'string') {
-    errors.push({ path, kind: 'invalid', message: 'needs an "@type" naming its proto type' });
-    return null;
-  }
-  return { typeUrl, fields };
+const entryAny = anyPayload('a typed_per_filter_config entry');
+
+function unpack(value: unknown, path: string, errors: ConfigError[]): AnyPayload | null {
+  const r = entryAny.safeParse(value);
+  if (r.success) return r.data;
+  errors.push(...toConfigErrors(r.error.issues, path));
+  return null;
 }

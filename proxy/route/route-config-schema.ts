@@ -67,8 +67,11 @@ export const ClusterWeightSchema = message('envoy.config.route.v3.WeightedCluste
   weight: uint32.optional(),
   metadata_match: MetadataSchema.optional(),
   ...headerMutationFields,
-  typed_per_filter_config: typedPerFilterConfigField,
   host_rewrite_literal: z.string().min(1).optional(),
+}, {
+  // Envoy picks the weighted cluster while matching the route; nodevoy's router picks it after the
+  // decoder filters have read their per-route config, so a weighted cluster's entry could not apply.
+  unimplemented: ['typed_per_filter_config'],
 }).superRefine(oneOf('ClusterWeight', ['name', 'cluster_header']));
 
 export type ClusterWeightWire = z.output<typeof ClusterWeightSchema>;

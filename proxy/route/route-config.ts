@@ -43,15 +43,19 @@ const DEFAULT_MAX_DIRECT_RESPONSE_BODY = 4096;
 const NO_MUTATIONS: readonly HeaderMutations[] = [];
 const NO_FILTER_CONFIG: ReadonlyMap<string, unknown> = new Map();
 
-/** One level's compiled mutations and per-filter configs (route config, vhost, route, weighted cluster). */
-interface Level {
+/** One level's compiled header mutations (route config, vhost, route, weighted cluster). */
+interface MutationLevel {
   readonly request: HeaderMutations | null;
   readonly response: HeaderMutations | null;
+}
+
+/** A level that also has typed_per_filter_config (route config, vhost, route). */
+interface Level extends MutationLevel {
   readonly perFilter: ReadonlyMap<string, unknown>;
 }
 
 /** Mutations innermost-first; applied in that order unless most_specific_header_mutations_wins. */
-function chain(levels: readonly Level[], pick: (l: Level) => HeaderMutations | null, mostSpecificWins: boolean): readonly HeaderMutations[] {
+function chain(levels: readonly MutationLevel[], pick: (l: MutationLevel) => HeaderMutations | null, mostSpecificWins: boolean): readonly HeaderMutations[] {
   const list = levels.map(pick).filter((m): m is HeaderMutations => m !== null);
   if (list.length === 0) return NO_MUTATIONS;
   // Envoy applies most → least specific so the outer level wins conflicts; with
@@ -70,7 +74,6 @@ function mergePerFilter(levels: readonly Level[]): ReadonlyMap<string, unknown> 
 interface WeightedExtras {
   readonly request: readonly HeaderMutations[];
   readonly response: readonly HeaderMutations[];
-  readonly perFilter: ReadonlyMap<string, unknown>;
   readonly hostRewrite: string | undefined;
 }
 
@@ -115,9 +118,8 @@ class BuiltRoute implements Route {
     for (const m of w?.response ?? this.response) m.apply(headers, ctx, ctx.info.responseCode);
   }
 
-  perFilterConfig(filterName: string, cluster?: ClusterChoice): unknown {
-    const w = cluster?.weightedIndex !== undefined ? this.weighted[cluster.weightedIndex] : undefined;
-    return (w?.perFilter ?? this.perFilter).get(filterName);
+  perFilterConfig(filterName: string): unknown {
+    return this.perFilter.get(filterName);
   }
 }
 
@@ -245,11 +247,10 @@ class Builder {
       weighted = (a.weighted_clusters?.clusters ?? []).map((c, k) => {
         const cAt = joinPath(joinPath(joinPath(actionAt, 'weighted_clusters'), 'clusters'), k);
         if (c.name !== undefined) this.cluster(c.name, joinPath(cAt, 'name'));
-        const all = [this.level(c, cAt), ...levels];
+        const all = [compileHeaderMutations(c), ...levels];
         return {
           request: chain(all, (l) => l.request, this.mostSpecificWins),
           response: chain(all, (l) => l.response, this.mostSpecificWins),
-          perFilter: mergePerFilter(all),
           hostRewrite: c.host_rewrite_literal,
         };
       });

@@ -64,15 +64,15 @@ export interface Route {
    */
   applyRequestHeaders(request: RequestHeaders, ctx: HeaderFormatContext, cluster?: ClusterChoice): void;
   applyResponseHeaders(headers: HeaderMap, ctx: HeaderFormatContext, cluster?: ClusterChoice): void;
-  /** typed_per_filter_config for a filter name (most specific level wins). */
-  perFilterConfig(filterName: string, cluster?: ClusterChoice): unknown;
+  /** typed_per_filter_config for a filter name (most specific of route, vhost, route configuration). */
+  perFilterConfig(filterName: string): unknown;
 }
 
 export interface ClusterChoice {
   readonly name: string;
   /** Subset LB criteria (`metadata_match.filter_metadata["envoy.lb"]`, merged with the weighted cluster's). */
   readonly metadataMatch?: Readonly<Record<string, unknown>>;
-  /** Opaque handle the route uses for per-weighted-cluster header mutations and per-filter config. */
+  /** Opaque handle the route uses for per-weighted-cluster header mutations and host rewrite. */
   readonly weightedIndex?: number;
 }
 

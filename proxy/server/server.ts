@@ -119,6 +119,7 @@ export class Server {
       disabled: f.disabled,
       create: f.factory.create(f.config, {
         stats: filterStats, rootStats: this.stats, clock: this.clock, random: this.random, clusterManager: this.clusterManager, filterName: f.name,
+        bufferLimitBytes: l.perConnectionBufferLimitBytes,
       }),
     }));
     const accessLoggers = hcm.accessLog.map((wire) => {

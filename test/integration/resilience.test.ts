@@ -36,7 +36,7 @@ function scripted(...statuses: number[]): UpstreamHandler {
  * A proxy whose access log writes `%RESPONSE_CODE% %RESPONSE_FLAGS%` per request. With a fake clock the
  * randomness is scripted to 0, so every back-off delay is 0 ms and advancing the clock fires the retry.
  */
-async function proxy(opts: { routes: string; clusters: string; vhost?: string; hcm?: string }, clock?: FakeClock) {
+async function proxy(opts: { routes: string; clusters: string; vhost?: string; hcm?: string; listener?: string }, clock?: FakeClock) {
   const path = join(mkdtempSync(join(tmpdir(), 'nodevoy-res-')), 'access.log');
   const accessLog = `access_log:
 - name: envoy.access_loggers.file
@@ -46,6 +46,7 @@ async function proxy(opts: { routes: string; clusters: string; vhost?: string; h
     log_format: { text_format_source: { inline_string: "%RESPONSE_CODE% %RESPONSE_FLAGS%\\n" } }`;
   const s = await startProxy(bootstrapYaml({
     routes: opts.routes, clusters: opts.clusters, hcmExtra: `${accessLog}\n${opts.hcm ?? ''}`, virtualHostExtra: opts.vhost ?? '',
+    listenerExtra: opts.listener ?? '',
   }), clock ? { clock, random: new ScriptedRandom([0]) } : {});
   let closed = false;
   cleanups.push(async () => { if (!closed) await s.close(); });
@@ -160,6 +161,25 @@ describe('retries', () => {
     expect(up.received).toHaveLength(1);
     expect(up.received[0]!.body.length).toBe(body.length);
     expect([p.counter('big.retry_or_shadow_abandoned'), p.counter('big.upstream_rq_retry')]).toEqual([1, 0]);
+  });
+
+  it("bounds the retry buffer by the listener's per_connection_buffer_limit_bytes", async () => {
+    const up = await upstream('small', scripted(503, 503, 200));
+    const p = await proxy({
+      routes: route('small', retry('retry_on: 5xx')), clusters: staticCluster('small', [up.port]),
+      listener: 'per_connection_buffer_limit_bytes: 1024',
+    });
+    // 2 KiB outgrows the 1 KiB buffer: sent once, not retried.
+    const big = 'b'.repeat(2048);
+    const r1 = await send(p.port, '/upload', { method: 'POST', body: big });
+    expect(r1.status).toBe(503);
+    expect([p.counter('small.retry_or_shadow_abandoned'), p.counter('small.upstream_rq_retry')]).toEqual([1, 0]);
+    // 512 bytes fit: replayed on the retry.
+    const small = 's'.repeat(512);
+    const r2 = await send(p.port, '/upload', { method: 'POST', body: small });
+    expect([r2.status, r2.body]).toEqual([200, `200:${small}`]);
+    expect(up.received.map((q) => q.body.length)).toEqual([2048, 512, 512]);
+    expect([p.counter('small.retry_or_shadow_abandoned'), p.counter('small.upstream_rq_retry')]).toEqual([1, 1]);
   });
 
   it('honours x-envoy-retry-on / x-envoy-max-retries only on internal requests, and never forwards them', async () => {

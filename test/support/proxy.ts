@@ -37,7 +37,7 @@ export function send(port: number, path: string, init: { method?: string; header
 }
 
 /** A minimal one-listener, one-cluster bootstrap; `routes` and `clusters` are YAML fragments. */
-export function bootstrapYaml(opts: { routes: string; clusters: string; hcmExtra?: string; virtualHostExtra?: string; domains?: string }): string {
+export function bootstrapYaml(opts: { routes: string; clusters: string; hcmExtra?: string; virtualHostExtra?: string; domains?: string; listenerExtra?: string }): string {
   return `
 admin:
   address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
@@ -45,6 +45,7 @@ static_resources:
   listeners:
   - name: main
     address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+${indent(opts.listenerExtra ?? '', 4)}
     filter_chains:
     - filters:
       - name: envoy.filters.network.http_connection_manager

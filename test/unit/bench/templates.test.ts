@@ -41,6 +41,16 @@ describe('renderBootstrap (bench/configs/nodevoy-envoy.yaml)', () => {
     expect(vhosts).toHaveLength(10);
     expect(vhosts.at(-1)!.domains).toContain('bench-upstream.default.svc.cluster.local');
     expect(vhosts.at(-1)!.routes).toHaveLength(3);
+    // Istio's default retry policy (retry.DefaultPolicy) on every route.
+    const routes = vhosts.flatMap((v) => v.routes as { route: { retry_policy?: Record<string, unknown> } }[]);
+    expect(routes).toHaveLength(12);
+    for (const r of routes) {
+      expect(r.route.retry_policy).toMatchObject({
+        retry_on: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
+        num_retries: 2, host_selection_retry_max_attempts: 5, retriable_status_codes: [503],
+        retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts' }],
+      });
+    }
     expect(hcm['generate_request_id']).toBe(true);
     expect(hcm).not.toHaveProperty('access_log');
     expect((hcm['http_filters'] as { name: string }[]).map((f) => f.name)).toEqual(['envoy.filters.http.router']);

@@ -122,7 +122,7 @@ export function harness(wire: unknown, random: Random): Harness {
   const clock = new FakeClock();
   const stats = new StatsStore();
   const make = faultFilter.create(parseFault(wire), {
-    stats: stats.scope('http.ingress'), rootStats: stats, clock, random, clusterManager: {} as ClusterManager, filterName: FILTER_NAME,
+    stats: stats.scope('http.ingress'), rootStats: stats, clock, random, clusterManager: {} as ClusterManager, filterName: FILTER_NAME, bufferLimitBytes: 1024 * 1024,
   });
   return {
     clock, stats,

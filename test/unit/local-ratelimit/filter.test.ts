@@ -47,7 +47,7 @@ class Harness {
   constructor(config: Record<string, unknown>, random: Random = new ScriptedRandom([0])) {
     this.make = localRateLimitFilter.create(wire(config) as never, {
       stats: this.stats.scope('http.ingress'), rootStats: this.stats, clock: this.clock, random,
-      clusterManager: {} as ClusterManager, filterName: NAME,
+      clusterManager: {} as ClusterManager, filterName: NAME, bufferLimitBytes: 1024 * 1024,
     });
   }
 
@@ -153,24 +153,30 @@ describe('enforced', () => {
 });
 
 describe('filter_enabled / filter_enforced fractions', () => {
+  /** A ScriptedRandom whose nextUint32() answers these integers. */
+  const uint32Draws = (...values: number[]) => new ScriptedRandom(values.map((v) => v / 0x1_0000_0000));
+
   it.each([
-    // [numerator, denominator, draw, enabled]
-    [50, 'HUNDRED', 0.49, true],
-    [50, 'HUNDRED', 0.5, false],
-    [2500, 'TEN_THOUSAND', 0.2499, true],
-    [2500, 'TEN_THOUSAND', 0.25, false],
-    [1, 'MILLION', 0.0000009, true],
-    [1, 'MILLION', 0.000001, false],
-    [150, 'HUNDRED', 0.99, true],
-  ])('filter_enabled %i/%s with draw %f → enabled %s', (numerator, denominator, draw, enabled) => {
-    const h = new Harness({ stat_prefix: 'rl', filter_enabled: { runtime_key: 'ignored', default_value: { numerator, denominator } } }, new ScriptedRandom([draw]));
+    // [numerator, denominator, uint32 draw, enabled]: Envoy's draw % denominator < numerator
+    [50, 'HUNDRED', 49, true],
+    [50, 'HUNDRED', 50, false],
+    [50, 'HUNDRED', 149, true],
+    [2500, 'TEN_THOUSAND', 2499, true],
+    [2500, 'TEN_THOUSAND', 2500, false],
+    [1, 'MILLION', 0, true],
+    [1, 'MILLION', 1, false],
+    [1, 'MILLION', 1_000_000, true],
+    [150, 'HUNDRED', 99, true],
+    [0, 'HUNDRED', 0, false],
+  ])('filter_enabled %i/%s with draw %i → enabled %s', (numerator, denominator, draw, enabled) => {
+    const h = new Harness({ stat_prefix: 'rl', filter_enabled: { runtime_key: 'ignored', default_value: { numerator, denominator } } }, uint32Draws(draw));
     h.run();
     expect(h.counter('rl.http_local_rate_limit.enabled')).toBe(enabled ? 1 : 0);
   });
 
   it('filter_enforced is drawn only for limited requests, after filter_enabled', () => {
     // Draws in order: enabled(r1), enabled(r2), enforced(r2), enabled(r3), enforced(r3).
-    const random = new ScriptedRandom([0.1, 0.1, 0.29, 0.1, 0.3]);
+    const random = uint32Draws(10, 10, 29, 10, 30);
     const h = new Harness({
       stat_prefix: 'rl', token_bucket: { max_tokens: 1, fill_interval: '10s' },
       filter_enabled: { default_value: { numerator: 50 } }, filter_enforced: { default_value: { numerator: 30 } },
@@ -265,6 +271,18 @@ describe('descriptors', () => {
     expect(h.run({ 'x-client': 'alice' }).status).toBe('stop');
     for (let i = 0; i < 5; i++) expect(h.run({ 'x-client': 'carol' }).status).toBe('continue');
     expect(h.run().status).toBe('continue');
+  });
+
+  it('request_headers reads the first value of a repeated header, and pseudo-headers from the request line', () => {
+    const h = new Harness({ ...base, rate_limits: [{ actions: [{ request_headers: { header_name: 'x-client', descriptor_key: 'client' } }] }] });
+    expect(h.run({ 'x-client': ['alice', 'bob'] }).status).toBe('continue');
+    expect(h.run({ 'x-client': 'alice' }).status).toBe('stop');
+    const byHost = new Harness({
+      ...base,
+      descriptors: [{ entries: [{ key: 'host', value: 'svc' }], token_bucket: { max_tokens: 1, fill_interval: '60s' } }],
+      rate_limits: [{ actions: [{ request_headers: { header_name: ':authority', descriptor_key: 'host' } }] }],
+    });
+    expect([byHost.run().status, byHost.run().status]).toEqual(['continue', 'stop']);
   });
 
   it('entries must match verbatim, in order (request_headers + header_value_match)', () => {

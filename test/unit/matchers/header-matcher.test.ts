@@ -2,9 +2,9 @@
 
 import { describe, expect, it } from 'vitest';
 import { parseWith } from '../../../proxy/config/schema-kit.ts';
-import { HeaderMatcherSchema, compileHeaderMatcher } from '../../../proxy/matchers/header-matcher.ts';
+import { HeaderMatcherSchema, compileHeaderMatcher, requestReader } from '../../../proxy/matchers/header-matcher.ts';
 import { QueryParameterMatcherSchema, compileQueryParameterMatcher, firstQueryValue } from '../../../proxy/matchers/query-parameter-matcher.ts';
-import type { HeaderMap, RequestHeaders } from '../../../proxy/http/headers.ts';
+import { firstValue, type HeaderMap, type RequestHeaders } from '../../../proxy/http/headers.ts';
 
 function headerMatcher(wire: unknown) {
   const r = parseWith(HeaderMatcherSchema, wire, 'h');
@@ -85,6 +85,24 @@ describe('HeaderMatcher', () => {
     const r = parseWith(HeaderMatcherSchema, wire, 'h');
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.errors).toContainEqual(expect.objectContaining({ path, kind }));
+  });
+});
+
+describe('requestReader', () => {
+  const headers: HeaderMap = { 'x-a': ['a', 'b'], 'x-one': 'v' };
+  it.each([
+    [':method', undefined, 'POST'],
+    [':path', undefined, '/p?q=1'],
+    [':authority', undefined, 'Svc.NS:8080'],
+    [':scheme', undefined, 'https'],
+    [':status', undefined, undefined],
+    ['x-one', undefined, 'v'],
+    ['x-missing', undefined, undefined],
+    ['x-a', undefined, 'a,b'],
+    ['x-a', firstValue, 'a'],
+    [':method', firstValue, 'POST'],
+  ])('%s (%s)', (name, valueOf, want) => {
+    expect(requestReader(name, valueOf)(request(headers))).toBe(want);
   });
 });
 

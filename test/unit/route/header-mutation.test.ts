@@ -130,7 +130,7 @@ describe('typed_per_filter_config', () => {
   const lookup = (name: string) => (name === 'limiter' ? Limit : undefined);
   const any = (limit: number) => ({ '@type': 'type.googleapis.com/test.Limit', limit });
 
-  it('most specific level wins: weighted cluster > route > vhost > route configuration', () => {
+  it('most specific level wins: route > vhost > route configuration', () => {
     const rc = table({
       typed_per_filter_config: { limiter: any(1) },
       virtual_hosts: [
@@ -138,7 +138,7 @@ describe('typed_per_filter_config', () => {
         { name: 'vh', domains: ['*'], typed_per_filter_config: { limiter: any(2) }, routes: [
           { match: { prefix: '/vh' }, direct_response: { status: 200 } },
           { match: { prefix: '/' }, typed_per_filter_config: { limiter: any(3) }, route: { weighted_clusters: { clusters: [
-            { name: 'a', weight: 1, typed_per_filter_config: { limiter: any(4) } },
+            { name: 'a', weight: 1 },
             { name: 'b', weight: 1 },
           ] } } },
         ] },
@@ -148,9 +148,24 @@ describe('typed_per_filter_config', () => {
     expect(rc.route(req('/vh'))?.perFilterConfig('limiter')).toEqual({ limit: 2 });
     const route = rc.route(req('/'))!;
     expect(route.perFilterConfig('limiter')).toEqual({ limit: 3 });
-    expect(route.perFilterConfig('limiter', { name: 'a', weightedIndex: 0 })).toEqual({ limit: 4 });
-    expect(route.perFilterConfig('limiter', { name: 'b', weightedIndex: 1 })).toEqual({ limit: 3 });
     expect(route.perFilterConfig('other')).toBeUndefined();
+  });
+
+  it('a weighted cluster\'s typed_per_filter_config is reported as not implemented at its path', () => {
+    const r = translate({
+      virtual_hosts: [{ name: 'vh', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { weighted_clusters: { clusters: [
+        { name: 'a', weight: 1 },
+        { name: 'b', weight: 1, typed_per_filter_config: { limiter: any(4) } },
+      ] } } }] }],
+    }, { perFilterConfig: lookup });
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.errors).toEqual([{
+        path: 'route_config.virtual_hosts[0].routes[0].route.weighted_clusters.clusters[1].typed_per_filter_config',
+        kind: 'not-implemented',
+        message: expect.stringContaining('envoy.config.route.v3.WeightedCluster.ClusterWeight'),
+      }]);
+    }
   });
 
   it('accepts the FilterConfig wrapper; is_optional skips unknown filters', () => {

@@ -4,12 +4,12 @@
 
 import type { Clock, Random, TimerHandle } from '../../../common/clock.ts';
 import { ResponseFlag } from '../../../common/response-flags.ts';
+import { evaluateFractionalPercent, type FractionalPercent } from '../../../config/fractional-percent.ts';
 import type { FilterCallbacks, FilterStatus, HttpFilter } from '../../../http/filter.ts';
 import { firstValue, type RequestHeaders } from '../../../http/headers.ts';
 import { matchAllHeaders } from '../../../matchers/header-matcher.ts';
 import type { Route } from '../../../route/types.ts';
 import type { Counter, Gauge, StatsScope } from '../../../stats/scope.ts';
-import { evaluateFractionalPercent, type FractionalPercent } from './fractional-percent.ts';
 import type { FaultSettings } from './fault-settings.ts';
 
 /** Envoy's abort reply body and %RESPONSE_CODE_DETAILS%. */
@@ -179,7 +179,7 @@ export class FaultFilter implements HttpFilter {
 
   /** runtime featureEnabled with no runtime layer: random % denominator < numerator. */
   private enabled(percent: FractionalPercent): boolean {
-    return evaluateFractionalPercent(percent, this.shared.random.nextUint32());
+    return evaluateFractionalPercent(percent, this.shared.random);
   }
 
   /**

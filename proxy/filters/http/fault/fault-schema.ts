@@ -3,9 +3,9 @@
 // per-route override costs nothing per request. response_rate_limit and runtime keys are not implemented.
 
 import { z } from 'zod';
+import { FractionalPercentSchema, ZERO_PERCENT } from '../../../config/fractional-percent.ts';
 import { bool, message, positiveDuration, uint32 } from '../../../config/schema-kit.ts';
 import { HeaderMatcherSchema, compileHeaderMatcher } from '../../../matchers/header-matcher.ts';
-import { FractionalPercentSchema, ZERO_PERCENT } from './fractional-percent.ts';
 import { fixedAbort, fixedDelay, headerAbort, headerDelay, type FaultSettings } from './fault-settings.ts';
 
 /** A proto oneof marked `(validate.required)`: exactly one of `fields` must be set. */

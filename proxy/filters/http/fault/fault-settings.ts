@@ -2,9 +2,9 @@
 // delay and abort providers that read the header controls (x-envoy-fault-*) of a request. Built once
 // at config time; per request it only reads headers. Makes no random decisions and keeps no state.
 
+import type { FractionalPercent } from '../../../config/fractional-percent.ts';
 import { firstValue, type RequestHeaders } from '../../../http/headers.ts';
 import type { HeaderMatch } from '../../../matchers/header-matcher.ts';
-import type { FractionalPercent } from './fractional-percent.ts';
 
 /** Envoy's fault header controls (Filters::Common::Fault::HeaderNames), honoured only for header_* faults. */
 export const FaultHeaders = {

@@ -2,10 +2,10 @@
 // status and header lists, built once per listener config and once per typed_per_filter_config entry.
 
 import type { Clock } from '../../../common/clock.ts';
+import type { FractionalPercent } from '../../../config/fractional-percent.ts';
 import type { StatsScope, Counter } from '../../../stats/scope.ts';
 import { HeaderMutations } from '../../../route/header-mutation.ts';
 import { compileRateLimit, type DescriptorProducer } from './rate-limit-actions.ts';
-import { compileFraction, type Fraction } from './runtime-fraction.ts';
 import { buildLocalRateLimiter, type LocalRateLimiter } from './local-rate-limiter.ts';
 import type { LocalRateLimitWire } from './schema.ts';
 
@@ -22,8 +22,9 @@ export interface FilterConfig {
   readonly limiter: LocalRateLimiter;
   /** rate_limits: each may produce one descriptor per request. */
   readonly producers: readonly DescriptorProducer[];
-  readonly filterEnabled: Fraction;
-  readonly filterEnforced: Fraction;
+  /** filter_enabled / filter_enforced; null when unset (Envoy then treats the filter as 0 % enabled / enforced). */
+  readonly filterEnabled: FractionalPercent | null;
+  readonly filterEnforced: FractionalPercent | null;
   /** status, with codes below 400 replaced by 429 (FilterConfig::toErrorCode). */
   readonly status: number;
   readonly responseHeaders: HeaderMutations | null;
@@ -48,8 +49,8 @@ export function buildFilterConfig(wire: LocalRateLimitWire, deps: { clock: Clock
     stats: localRateLimitStats(deps.rootStats, wire.stat_prefix),
     limiter: buildLocalRateLimiter(wire, deps.clock),
     producers: (wire.rate_limits ?? []).map(compileRateLimit),
-    filterEnabled: compileFraction(wire.filter_enabled),
-    filterEnforced: compileFraction(wire.filter_enforced),
+    filterEnabled: wire.filter_enabled ?? null,
+    filterEnforced: wire.filter_enforced ?? null,
     status: status >= 400 ? status : 429,
     responseHeaders: headerList(wire.response_headers_to_add),
     requestHeadersWhenNotEnforced: headerList(wire.request_headers_to_add_when_not_enforced),

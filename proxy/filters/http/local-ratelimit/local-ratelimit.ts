@@ -4,6 +4,7 @@
 
 import { ResponseFlag } from '../../../common/response-flags.ts';
 import type { Random } from '../../../common/clock.ts';
+import { evaluateFractionalPercent, type FractionalPercent } from '../../../config/fractional-percent.ts';
 import type { FilterCallbacks, FilterStatus, HttpFilter } from '../../../http/filter.ts';
 import type { HeaderMap, RequestHeaders, ResponseHeaders } from '../../../http/headers.ts';
 import type { TokenBucket } from '../../../common/token-bucket.ts';
@@ -43,7 +44,7 @@ export class LocalRateLimitFilter implements HttpFilter {
     // The most specific typed_per_filter_config replaces the listener-level config entirely.
     const perRoute = this.callbacks.perRouteConfig<object>(shared.filterName);
     const config = perRoute === undefined ? shared.listenerConfig : shared.forRoute(perRoute);
-    if (!config.filterEnabled.sample(shared.random)) return 'continue';
+    if (!sample(config.filterEnabled, shared.random)) return 'continue';
     config.stats.enabled.inc();
 
     const decision = config.limiter.requestAllowed(this.requestDescriptors(config, request));
@@ -54,7 +55,7 @@ export class LocalRateLimitFilter implements HttpFilter {
       return 'continue';
     }
     config.stats.rateLimited.inc();
-    if (!config.filterEnforced.sample(shared.random)) {
+    if (!sample(config.filterEnforced, shared.random)) {
       config.requestHeadersWhenNotEnforced?.apply(request.headers, { request, info: this.callbacks.info });
       return 'continue';
     }
@@ -99,4 +100,9 @@ function append(headers: HeaderMap, name: string, value: string): void {
   if (existing === undefined) headers[name] = value;
   else if (Array.isArray(existing)) existing.push(value);
   else headers[name] = [existing, value];
+}
+
+/** FilterConfig::enabled() / enforced(): an unset filter_enabled / filter_enforced is false, with no draw. */
+function sample(percent: FractionalPercent | null, random: Random): boolean {
+  return percent !== null && evaluateFractionalPercent(percent, random);
 }

@@ -4,7 +4,7 @@
 
 import { z } from 'zod';
 import { bool, message, uint32 } from '../../../config/schema-kit.ts';
-import { HeaderMatcherSchema, compileHeaderMatcher, matchAllHeaders } from '../../../matchers/header-matcher.ts';
+import { HeaderMatcherSchema, compileHeaderMatcher, matchAllHeaders, requestReader } from '../../../matchers/header-matcher.ts';
 import { firstValue, type RequestHeaders } from '../../../http/headers.ts';
 import type { StreamInfo } from '../../../http/stream-info.ts';
 
@@ -93,8 +93,9 @@ function compileAction(a: z.output<typeof ActionSchema>): Action {
   if (a.request_headers !== undefined) {
     const { header_name: name, descriptor_key: key } = a.request_headers;
     const skipIfAbsent = a.request_headers.skip_if_absent ?? false;
-    const read = headerReader(name.toLowerCase());
-    // RequestHeadersAction: a missing header skips the entry (skip_if_absent) or the whole descriptor.
+    // RequestHeadersAction reads the header's first value; a pseudo-header reads the request line.
+    const read = requestReader(name.toLowerCase(), firstValue);
+    // A missing header skips the entry (skip_if_absent) or the whole descriptor.
     return (entries, request) => {
       const value = read(request);
       if (value === undefined) return skipIfAbsent;
@@ -125,15 +126,4 @@ function compileAction(a: z.output<typeof ActionSchema>): Action {
     entries.push({ key: 'remote_address', value: address.slice(0, colon) });
     return true;
   };
-}
-
-/** The first value of a request header; pseudo-headers read the request line (Envoy's header map holds them). */
-function headerReader(name: string): (request: RequestHeaders) => string | undefined {
-  switch (name) {
-    case ':method': return (r) => r.method;
-    case ':path': return (r) => r.path;
-    case ':authority': return (r) => r.authority;
-    case ':scheme': return (r) => r.scheme;
-    default: return (r) => firstValue(r.headers, name);
-  }
 }

@@ -3,11 +3,11 @@
 // check Envoy makes when it loads the config is made here, so errors carry their field paths.
 
 import { z } from 'zod';
+import { RuntimeFractionalPercentSchema } from '../../../config/fractional-percent.ts';
 import { bool, duration, enumOf, message, onlyValues, uint32 } from '../../../config/schema-kit.ts';
 import { HeaderValueOptionSchema } from '../../../route/header-mutation.ts';
 import { HttpStatusSchema } from './http-status.ts';
 import { RateLimitSchema, descriptorKey } from './rate-limit-actions.ts';
-import { RuntimeFractionalPercentSchema } from './runtime-fraction.ts';
 
 /** LocalRateLimiterImpl: "local rate limit token bucket fill timer must be >= 50ms". */
 export const MIN_FILL_INTERVAL_MS = 50;

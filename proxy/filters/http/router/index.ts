@@ -27,6 +27,7 @@ export const routerFilter: HttpFilterFactory<z.output<typeof RouterSchema>> = {
       clusterManager: ctx.clusterManager,
       clock: ctx.clock,
       random: ctx.random,
+      retryBufferLimitBytes: ctx.bufferLimitBytes,
     };
     return (callbacks) => new Router(deps, callbacks);
   },

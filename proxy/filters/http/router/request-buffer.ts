@@ -1,12 +1,7 @@
 // The downstream request body of a request that may be retried: read once from the downstream, kept (up
 // to a byte limit) so every attempt can replay it from the start, and handed on to the current attempt as
-// it arrives. Past the limit the kept bytes are dropped and the body is no longer replayable.
-
-/**
- * Retry buffer limit when none is configured: Envoy's default per_connection_buffer_limit_bytes (1 MiB),
- * which is what bounds its router's retry buffer.
- */
-export const DEFAULT_RETRY_BUFFER_LIMIT_BYTES = 1024 * 1024;
+// it arrives. Past the limit (the listener's per_connection_buffer_limit_bytes) the kept bytes are
+// dropped and the body is no longer replayable.
 
 export class RequestBuffer {
   private readonly source: AsyncIterator<Buffer>;

@@ -11,7 +11,7 @@ import type { HeaderMap, RequestHeaders, ResponseHeaders } from '../../../http/h
 import type { ClusterChoice, HeaderFormatContext, Route, RouteAction } from '../../../route/types.ts';
 import type { Counter, StatsScope } from '../../../stats/scope.ts';
 import type { Cluster, ClusterManager, Host, LoadBalancerContext, ResourceManager } from '../../../upstream/types.ts';
-import { DEFAULT_RETRY_BUFFER_LIMIT_BYTES, RequestBuffer } from './request-buffer.ts';
+import { RequestBuffer } from './request-buffer.ts';
 import { createRetryState, type ResetReason, type RetryState, type RetryStatus, type WouldRetry } from './retry-state.ts';
 import { expectedTimeoutMs, finalTimeout, type TimeoutData } from './timeouts.ts';
 import { UpstreamRequest, type UpstreamCallbacks } from './upstream-request.ts';
@@ -51,6 +51,11 @@ export interface RouterDeps {
   readonly clusterManager: ClusterManager;
   readonly clock: Clock;
   readonly random: Random;
+  /**
+   * How much of a retryable request body is kept for replay: Envoy's retry_shadow_buffer_limit_, the
+   * listener's per_connection_buffer_limit_bytes. A longer body is not retried (retry_or_shadow_abandoned).
+   */
+  readonly retryBufferLimitBytes: number;
 }
 
 const NO_LB_CONTEXT: LoadBalancerContext = Object.freeze({});
@@ -162,7 +167,7 @@ export class Router implements HttpFilter, UpstreamCallbacks {
     this.retry = retry;
     const body = cb.requestBody();
     if (body !== null && retry !== null) {
-      this.bodyBuffer = new RequestBuffer(body, DEFAULT_RETRY_BUFFER_LIMIT_BYTES, () => cluster.stats.retry_or_shadow_abandoned.inc());
+      this.bodyBuffer = new RequestBuffer(body, this.deps.retryBufferLimitBytes, () => cluster.stats.retry_or_shadow_abandoned.inc());
     } else {
       this.rawBody = body;
     }
