@@ -5,84 +5,22 @@
 import type { Gauge, StatsScope } from '../stats/scope.ts';
 import type { CircuitBreakerThresholds, ResourceCount, ResourceLimit, ResourceManager, ResourcePriority } from './types.ts';
 
-/** A counted resource with a fixed max; updates its open gauge on transitions only (cheap per request). */
-export class ManagedResource implements ResourceLimit {
+/**
+ * A resource the router counts (inc/dec) against a max the subclass defines; publishes the open gauge on
+ * transitions only (cheap per request) and, with track_remaining, `remaining_*` = max - count.
+ */
+abstract class CountedResource implements ResourceLimit {
   private n = 0;
   private open = false;
-  private readonly limit: number;
   private readonly openGauge: Gauge;
   private readonly remaining: Gauge | null;
 
-  constructor(limit: number, openGauge: Gauge, remaining: Gauge | null) {
-    this.limit = limit;
-    this.openGauge = openGauge;
-    this.remaining = remaining;
-    remaining?.set(limit);
-  }
-
-  canCreate(): boolean {
-    return this.n < this.limit;
-  }
-
-  inc(): void {
-    this.n++;
-    this.update();
-  }
-
-  dec(): void {
-    this.n--;
-    this.update();
-  }
-
-  count(): number {
-    return this.n;
-  }
-
-  max(): number {
-    return this.limit;
-  }
-
-  private update(): void {
-    const open = this.n >= this.limit;
-    if (open !== this.open) {
-      this.open = open;
-      this.openGauge.set(open ? 1 : 0);
-    }
-    this.remaining?.set(Math.max(0, this.limit - this.n));
-  }
-}
-
-/**
- * retry_budget: the retry limit is budget_percent of the active plus pending requests (truncated), but
- * never below min_retry_concurrency (Envoy's RetryBudgetImpl::max()).
- */
-export function retryBudgetMax(budgetPercent: number, minRetryConcurrency: number, activeAndPending: number): number {
-  return Math.max(Math.trunc((budgetPercent / 100) * activeAndPending), minRetryConcurrency);
-}
-
-/** The retries resource when a retry_budget is configured: its max follows the cluster's load. */
-class RetryBudgetResource implements ResourceLimit {
-  private n = 0;
-  private readonly budgetPercent: number;
-  private readonly minConcurrency: number;
-  private readonly requests: ResourceLimit;
-  private readonly pending: ResourceLimit;
-  private readonly openGauge: Gauge;
-  private readonly remaining: Gauge | null;
-
-  constructor(budget: { budgetPercent: number; minRetryConcurrency: number }, requests: ResourceLimit, pending: ResourceLimit,
-    openGauge: Gauge, remaining: Gauge | null) {
-    this.budgetPercent = budget.budgetPercent;
-    this.minConcurrency = budget.minRetryConcurrency;
-    this.requests = requests;
-    this.pending = pending;
+  constructor(openGauge: Gauge, remaining: Gauge | null) {
     this.openGauge = openGauge;
     this.remaining = remaining;
   }
 
-  max(): number {
-    return retryBudgetMax(this.budgetPercent, this.minConcurrency, this.requests.count() + this.pending.count());
-  }
+  abstract max(): number;
 
   canCreate(): boolean {
     return this.n < this.max();
@@ -104,8 +42,56 @@ class RetryBudgetResource implements ResourceLimit {
 
   private update(): void {
     const max = this.max();
-    this.openGauge.set(this.n >= max ? 1 : 0);
+    const open = this.n >= max;
+    if (open !== this.open) {
+      this.open = open;
+      this.openGauge.set(open ? 1 : 0);
+    }
     this.remaining?.set(Math.max(0, max - this.n));
+  }
+}
+
+/** A counted resource with a fixed max (max_requests, max_pending_requests, max_retries). */
+export class ManagedResource extends CountedResource {
+  private readonly limit: number;
+
+  constructor(limit: number, openGauge: Gauge, remaining: Gauge | null) {
+    super(openGauge, remaining);
+    this.limit = limit;
+    remaining?.set(limit);
+  }
+
+  max(): number {
+    return this.limit;
+  }
+}
+
+/**
+ * retry_budget: the retry limit is budget_percent of the active plus pending requests (truncated), but
+ * never below min_retry_concurrency (Envoy's RetryBudgetImpl::max()).
+ */
+export function retryBudgetMax(budgetPercent: number, minRetryConcurrency: number, activeAndPending: number): number {
+  return Math.max(Math.trunc((budgetPercent / 100) * activeAndPending), minRetryConcurrency);
+}
+
+/** The retries resource when a retry_budget is configured: its max follows the cluster's load. */
+class RetryBudgetResource extends CountedResource {
+  private readonly budgetPercent: number;
+  private readonly minConcurrency: number;
+  private readonly requests: ResourceLimit;
+  private readonly pending: ResourceLimit;
+
+  constructor(budget: { budgetPercent: number; minRetryConcurrency: number }, requests: ResourceLimit, pending: ResourceLimit,
+    openGauge: Gauge, remaining: Gauge | null) {
+    super(openGauge, remaining);
+    this.budgetPercent = budget.budgetPercent;
+    this.minConcurrency = budget.minRetryConcurrency;
+    this.requests = requests;
+    this.pending = pending;
+  }
+
+  max(): number {
+    return retryBudgetMax(this.budgetPercent, this.minConcurrency, this.requests.count() + this.pending.count());
   }
 }
 

@@ -10,7 +10,7 @@ import { request as httpRequest } from 'node:http';
 import type { Random } from '../../proxy/common/clock.ts';
 import type { Server } from '../../proxy/server/server.ts';
 import { FakeClock } from '../support/fake-clock.ts';
-import { send, startProxy, staticCluster } from '../support/proxy.ts';
+import { bootstrapYaml, indent, send, startProxy, staticCluster } from '../support/proxy.ts';
 import { startUpstream, type TestUpstream } from '../support/upstream.ts';
 
 const FAULT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault';
@@ -45,10 +45,6 @@ function proxied(flags: string, path: string) {
   return expect.stringMatching(new RegExp(`^200 ${flags} \\S+ ${path}$`));
 }
 
-function indent(text: string, n: number): string {
-  return text.split('\n').map((l) => (l.trim() === '' ? '' : ' '.repeat(n) + l)).join('\n');
-}
-
 /**
  * One listener: fault filter (`fault` = HTTPFault fields) then router; `routes` (YAML list) in one
  * virtual host; clusters `web` and `other` on one test upstream; an access log of code, flags, details and path.
@@ -57,42 +53,16 @@ async function setup(fault: string, routes = '- match: { prefix: / }\n  route: {
   const up = await startUpstream('web');
   cleanups.push(() => up.close());
   const logPath = join(mkdtempSync(join(tmpdir(), 'nodevoy-fault-')), 'access.log');
-  const yaml = `
-static_resources:
-  listeners:
-  - name: main
-    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ingress
-          access_log:
-          - name: envoy.access_loggers.file
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
-              path: ${logPath}
-              log_format:
-                text_format_source: { inline_string: "%RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %REQ(:PATH)%\\n" }
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-${indent(routes, 14)}
-          http_filters:
-          - name: envoy.filters.http.fault
-            typed_config:
-              "@type": ${FAULT_TYPE}
-${indent(fault, 14)}
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-  clusters:
-${indent(staticCluster('web', [up.port]), 2)}
-${indent(staticCluster('other', [up.port]), 2)}
-`;
+  const yaml = bootstrapYaml({
+    routes,
+    clusters: `${staticCluster('web', [up.port])}\n${staticCluster('other', [up.port])}`,
+    httpFilters: `- name: envoy.filters.http.fault
+  typed_config:
+    "@type": ${FAULT_TYPE}
+${indent(fault, 4)}`,
+    accessLogPath: logPath,
+    accessLogFormat: '%RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %REQ(:PATH)%\n',
+  });
   const clock = new FakeClock();
   const random = new QueuedRandom();
   const server = await startProxy(yaml, { clock, random });

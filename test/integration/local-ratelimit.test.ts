@@ -11,7 +11,7 @@ import { parseConfigText } from '../../proxy/config/load.ts';
 import { validateBootstrap } from '../../proxy/config/bootstrap.ts';
 import type { Server } from '../../proxy/server/server.ts';
 import { FakeClock } from '../support/fake-clock.ts';
-import { send, startProxy, staticCluster } from '../support/proxy.ts';
+import { bootstrapYaml, indent, send, startProxy, staticCluster } from '../support/proxy.ts';
 import { startUpstream, type TestUpstream } from '../support/upstream.ts';
 
 const LRL_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
@@ -20,10 +20,6 @@ const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
-
-function indent(text: string, n: number): string {
-  return text.split('\n').map((l) => (l.trim() === '' ? '' : ' '.repeat(n) + l)).join('\n');
-}
 
 const ENABLED = `filter_enabled:
   runtime_key: local_rate_limit_enabled
@@ -44,44 +40,17 @@ const ROUTES = `- match: { prefix: / }
   route: { cluster: web }`;
 
 function bootstrap(opts: { filter: string; routes?: string; filterExtra?: string; upstreamPort: number; logPath: string }): string {
-  return `
-admin:
-  address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
-static_resources:
-  listeners:
-  - name: main
-    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ingress
-          access_log:
-          - name: envoy.access_loggers.file
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
-              path: ${opts.logPath}
-              log_format:
-                text_format_source: { inline_string: "%RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %REQ(:PATH)%\\n" }
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-${indent(opts.routes ?? ROUTES, 14)}
-          http_filters:
-          - name: envoy.filters.http.local_ratelimit
-${indent(opts.filterExtra ?? '', 12)}
-            typed_config:
-              "@type": ${LRL_TYPE}
-${indent(opts.filter, 14)}
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-  clusters:
-${indent(staticCluster('web', [opts.upstreamPort]), 2)}
-`;
+  return bootstrapYaml({
+    routes: opts.routes ?? ROUTES,
+    clusters: staticCluster('web', [opts.upstreamPort]),
+    httpFilters: `- name: envoy.filters.http.local_ratelimit
+${indent(opts.filterExtra ?? '', 2)}
+  typed_config:
+    "@type": ${LRL_TYPE}
+${indent(opts.filter, 4)}`,
+    accessLogPath: opts.logPath,
+    accessLogFormat: '%RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %REQ(:PATH)%\n',
+  });
 }
 
 interface Setup {

@@ -36,8 +36,25 @@ export function send(port: number, path: string, init: { method?: string; header
   });
 }
 
-/** A minimal one-listener, one-cluster bootstrap; `routes` and `clusters` are YAML fragments. */
-export function bootstrapYaml(opts: { routes: string; clusters: string; hcmExtra?: string; virtualHostExtra?: string; domains?: string; listenerExtra?: string }): string {
+export interface BootstrapOptions {
+  /** YAML list of the virtual host's routes. */
+  readonly routes: string;
+  /** YAML list of static clusters. */
+  readonly clusters: string;
+  /** YAML list of http_filters entries that run before the router. */
+  readonly httpFilters?: string;
+  /** Adds an envoy.access_loggers.file access log writing to this path. */
+  readonly accessLogPath?: string;
+  /** The access log's text format (inline_string); absent = Envoy's default format. */
+  readonly accessLogFormat?: string;
+  readonly hcmExtra?: string;
+  readonly virtualHostExtra?: string;
+  readonly domains?: string;
+  readonly listenerExtra?: string;
+}
+
+/** A minimal one-listener, one-cluster bootstrap; the string options are YAML fragments. */
+export function bootstrapYaml(opts: BootstrapOptions): string {
   return `
 admin:
   address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
@@ -53,6 +70,7 @@ ${indent(opts.listenerExtra ?? '', 4)}
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: ingress
 ${indent(opts.hcmExtra ?? '', 10)}
+${indent(accessLog(opts), 10)}
           route_config:
             name: local
             virtual_hosts:
@@ -62,12 +80,26 @@ ${indent(opts.virtualHostExtra ?? '', 14)}
               routes:
 ${indent(opts.routes, 14)}
           http_filters:
+${indent(opts.httpFilters ?? '', 10)}
           - name: envoy.filters.http.router
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
   clusters:
 ${indent(opts.clusters, 2)}
 `;
+}
+
+/** The HCM access_log of a file logger, or nothing without `accessLogPath`. */
+function accessLog(opts: BootstrapOptions): string {
+  if (opts.accessLogPath === undefined) return '';
+  const format = opts.accessLogFormat === undefined
+    ? ''
+    : `\n    log_format:\n      text_format_source: { inline_string: ${JSON.stringify(opts.accessLogFormat)} }`;
+  return `access_log:
+- name: envoy.access_loggers.file
+  typed_config:
+    "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+    path: ${JSON.stringify(opts.accessLogPath)}${format}`;
 }
 
 /** A STATIC cluster YAML fragment pointing at 127.0.0.1 ports. */
@@ -84,7 +116,8 @@ ${indent(extra, 2)}
 ${endpoints}`;
 }
 
-function indent(text: string, n: number): string {
+/** Indents every non-blank line of a YAML fragment by `n` spaces (blank lines become empty). */
+export function indent(text: string, n: number): string {
   const pad = ' '.repeat(n);
   return text.split('\n').map((l) => (l.trim() === '' ? '' : pad + l)).join('\n');
 }

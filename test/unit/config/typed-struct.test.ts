@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { ConfigError } from '../../../proxy/common/result.ts';
 import { validateBootstrap, type BootstrapConfig } from '../../../proxy/config/bootstrap.ts';
 import { parseConfigText } from '../../../proxy/config/load.ts';
-import { HCM_TYPE_URL } from '../../../proxy/http/hcm-schema.ts';
+import { bootstrapYaml, indent, staticCluster } from '../../support/proxy.ts';
 
 const UDPA = 'type.googleapis.com/udpa.type.v1.TypedStruct';
 const XDS = 'type.googleapis.com/xds.type.v3.TypedStruct';
@@ -30,43 +30,13 @@ typed_config:
       fill_interval: 60s
 `;
 
-function indent(text: string, n: number): string {
-  return text.trim().split('\n').map((l) => ' '.repeat(n) + l).join('\n');
-}
-
 /** A bootstrap whose HCM runs `filter` (YAML of one http_filters entry) before the router. */
 function bootstrap(filter: string, route = ''): string {
-  return `
-static_resources:
-  listeners:
-  - name: main
-    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": ${HCM_TYPE_URL}
-          stat_prefix: ingress
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: / }
-                route: { cluster: backend }
-${indent(route, 16)}
-          http_filters:
-          - ${indent(filter, 12).trimStart()}
-          - name: envoy.filters.http.router
-            typed_config: { "@type": ${ROUTER} }
-  clusters:
-  - name: backend
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: backend
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 8080 } } } }] }]
-`;
+  return bootstrapYaml({
+    routes: `- match: { prefix: / }\n  route: { cluster: backend }\n${indent(route.trim(), 2)}`,
+    clusters: staticCluster('backend', [8080]),
+    httpFilters: `- ${indent(filter.trim(), 2).trimStart()}`,
+  });
 }
 
 function validate(yaml: string) {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const PRODUCT = ['proxy', 'cli', 'control-client', 'certs'];
+const PRODUCT = ['proxy', 'cli', 'control-client', 'control-plane', 'certs'];
 
 function tsFiles(dir: string): string[] {
   const out: string[] = [];
@@ -19,7 +19,7 @@ function tsFiles(dir: string): string[] {
   return out;
 }
 
-const files = ['proxy', 'cli', 'control-client', 'certs', 'bench', 'test', 'examples']
+const files = ['proxy', 'cli', 'control-client', 'control-plane', 'certs', 'bench', 'test', 'examples']
   .flatMap((d) => { try { return tsFiles(join(root, d)); } catch { return []; } });
 
 describe('source files', () => {
