@@ -1,0 +1,162 @@
+// One xDS subscription (one resource type): version_info, the last nonce, resource_names, the last good
+// resource set, and the ACK/NACK decision for each DiscoveryResponse (envoy-compat §10). Transport-agnostic:
+// it builds the next DiscoveryRequest and consumes response bodies; it never touches the network or timers.
+
+import type { Clock } from '../proxy/common/clock.ts';
+import type { ConfigError } from '../proxy/common/result.ts';
+import { formatConfigError, joinPath } from '../proxy/common/result.ts';
+import { parseDiscoveryResponse } from './discovery-response.ts';
+import type {
+  DiscoveryRequest, NackState, ResourceType, RpcStatus, SubscriptionStatus, TransportStream, UpdateCallback, XdsNode,
+} from './types.ts';
+
+/** `google.rpc.Code.INVALID_ARGUMENT`: the code nodevoy puts in a NACK's error_detail. */
+export const NACK_CODE = 3;
+
+interface Held<T> {
+  readonly resource: T;
+  /** The resource's wire JSON, to tell an update from a resend of the same content. */
+  readonly wire: string;
+}
+
+export class Subscription<T> implements TransportStream {
+  readonly restPath: string;
+  private readonly type: ResourceType<T>;
+  private readonly node: XdsNode;
+  private readonly onUpdate: UpdateCallback<T>;
+  private readonly clock: Clock;
+  private names: readonly string[];
+  private versionInfo = '';
+  private nonce = '';
+  private errorDetail: RpcStatus | undefined;
+  private held: ReadonlyMap<string, Held<T>> = new Map();
+  private lastUpdatedMs: number | undefined;
+  private lastNack: NackState | undefined;
+  private lastTransportFailure: { message: string; atMs: number } | undefined;
+
+  constructor(type: ResourceType<T>, names: readonly string[], node: XdsNode, onUpdate: UpdateCallback<T>, clock: Clock) {
+    this.type = type;
+    this.restPath = type.restPath;
+    this.names = [...names];
+    this.node = node;
+    this.onUpdate = onUpdate;
+    this.clock = clock;
+  }
+
+  /** ACK = the response's version; NACK = the previous good version plus error_detail (both echo its nonce). */
+  nextRequest(): DiscoveryRequest {
+    return {
+      version_info: this.versionInfo,
+      node: this.node,
+      resource_names: this.names,
+      type_url: this.type.typeUrl,
+      response_nonce: this.nonce,
+      ...(this.errorDetail === undefined ? {} : { error_detail: this.errorDetail }),
+    };
+  }
+
+  /** Never throws: a registered type's validate/name throwing is a NACK like any invalid resource. */
+  onResponse(body: string): void {
+    try {
+      this.process(body);
+    } catch (e) {
+      this.nack([{ path: '', kind: 'invalid', message: `update rejected: ${(e as Error).message}` }], '');
+    }
+  }
+
+  private process(body: string): void {
+    const parsed = parseDiscoveryResponse(body);
+    this.nonce = parsed.nonce;
+    if (!parsed.result.ok) return this.nack(parsed.result.errors, parsed.versionInfo);
+    const response = parsed.result.value;
+    const errors: ConfigError[] = [];
+    if (response.type_url !== this.type.typeUrl) {
+      errors.push({ path: 'type_url', kind: 'invalid', message: `type URL mismatch: subscribed to ${this.type.typeUrl}, got ${response.type_url}` });
+    }
+    const unpacked = response.resources.map((any, i) => this.unpackAny(any, joinPath('resources', i), errors));
+    if (errors.length > 0) return this.nack(errors, response.version_info);
+
+    const validated = this.type.validate(unpacked);
+    if (!validated.ok) return this.nack(validated.errors, response.version_info);
+
+    const received = new Map<string, Held<T>>();
+    validated.value.forEach((resource, i) => {
+      const name = this.type.name(resource);
+      if (received.has(name)) {
+        errors.push({ path: joinPath('resources', i), kind: 'invalid', message: `duplicate resource name "${name}" in one response` });
+      }
+      received.set(name, { resource, wire: JSON.stringify(unpacked[i]) });
+    });
+    if (errors.length > 0) return this.nack(errors, response.version_info);
+    this.apply(received, response.version_info);
+  }
+
+  onFailure(message: string): void {
+    this.lastTransportFailure = { message, atMs: this.clock.now() };
+  }
+
+  /** Changes resource_names (re-subscription); resources no longer named are dropped from the held set. */
+  setResourceNames(names: readonly string[]): void {
+    this.names = [...names];
+    if (this.type.stateOfTheWorld || names.length === 0) return;
+    const keep = new Set(names);
+    this.held = new Map([...this.held].filter(([name]) => keep.has(name)));
+  }
+
+  status(): SubscriptionStatus {
+    return {
+      typeUrl: this.type.typeUrl,
+      resourceNames: this.names,
+      versionInfo: this.versionInfo,
+      resourceCount: this.held.size,
+      ...(this.lastUpdatedMs === undefined ? {} : { lastUpdatedMs: this.lastUpdatedMs }),
+      ...(this.lastNack === undefined ? {} : { lastNack: this.lastNack }),
+      ...(this.lastTransportFailure === undefined ? {} : { lastTransportFailure: this.lastTransportFailure }),
+    };
+  }
+
+  /** An Any embeds the message's fields next to `@type`, which must be this subscription's type URL. */
+  private unpackAny(any: unknown, path: string, errors: ConfigError[]): unknown {
+    if (typeof any !== 'object' || any === null || Array.isArray(any)) {
+      errors.push({ path, kind: 'invalid', message: 'a resource must be an Any object with "@type"' });
+      return undefined;
+    }
+    const { '@type': typeUrl, ...fields } = any as Record<string, unknown>;
+    if (typeUrl !== this.type.typeUrl) {
+      errors.push({ path: joinPath(path, '@type'), kind: 'invalid', message: `resource type ${String(typeUrl)} does not match the response type ${this.type.typeUrl}` });
+    }
+    return fields;
+  }
+
+  /** Builds the new set (state of the world replaces it, otherwise merges) and hands the change to the subscriber. */
+  private apply(received: ReadonlyMap<string, Held<T>>, versionInfo: string): void {
+    const next = this.type.stateOfTheWorld ? new Map(received) : new Map([...this.held, ...received]);
+    const added = new Map<string, T>();
+    const updated = new Map<string, T>();
+    for (const [name, h] of received) {
+      const before = this.held.get(name);
+      if (before === undefined) added.set(name, h.resource);
+      else if (before.wire !== h.wire) updated.set(name, h.resource);
+    }
+    const removed = [...this.held.keys()].filter((name) => !next.has(name));
+    const resources = new Map([...next].map(([name, h]) => [name, h.resource] as const));
+    let rejected: readonly ConfigError[] | void;
+    try {
+      rejected = this.onUpdate({ versionInfo, added, updated, removed, resources });
+    } catch (e) {
+      rejected = [{ path: '', kind: 'invalid', message: `update rejected: ${(e as Error).message}` }];
+    }
+    if (rejected !== undefined && rejected.length > 0) return this.nack(rejected, versionInfo);
+    this.held = next;
+    this.versionInfo = versionInfo;
+    this.errorDetail = undefined;
+    this.lastUpdatedMs = this.clock.now();
+  }
+
+  /** Keeps version_info (the last good one) and the held set; the next request carries every error. */
+  private nack(errors: readonly ConfigError[], rejectedVersion: string): void {
+    const message = errors.map(formatConfigError).join('\n');
+    this.errorDetail = { code: NACK_CODE, message };
+    this.lastNack = { versionInfo: rejectedVersion, nonce: this.nonce, message, atMs: this.clock.now() };
+  }
+}
