@@ -5,7 +5,8 @@
 import { Pool } from 'undici';
 import type { Clock, Random, TimerHandle } from '../proxy/common/clock.ts';
 import type { BackOffSettings } from './back-off.ts';
-import { DEFAULT_BACK_OFF, JitteredBackOff } from './back-off.ts';
+import { DEFAULT_BACK_OFF } from './back-off.ts';
+import { JitteredExponentialBackOff } from '../proxy/common/back-off.ts';
 import type { TransportSession, TransportStream, XdsTransport } from './types.ts';
 
 /** `ApiConfigSource.request_timeout` default. */
@@ -76,7 +77,7 @@ class PollSession implements TransportSession {
   private readonly pool: Pool;
   private readonly options: PollingOptions;
   private readonly onClose: () => void;
-  private readonly backOff: JitteredBackOff;
+  private readonly backOff: JitteredExponentialBackOff;
   private timer: TimerHandle | undefined;
   /** The request in flight; a reply to any other (superseded) request is ignored. */
   private inflight: AbortController | undefined;
@@ -87,7 +88,8 @@ class PollSession implements TransportSession {
     this.pool = pool;
     this.options = options;
     this.onClose = onClose;
-    this.backOff = new JitteredBackOff(options.backOff ?? DEFAULT_BACK_OFF, options.random);
+    const backOff = options.backOff ?? DEFAULT_BACK_OFF;
+    this.backOff = new JitteredExponentialBackOff(backOff.baseMs, backOff.maxMs, options.random);
   }
 
   poke(): void {
@@ -144,7 +146,7 @@ class PollSession implements TransportSession {
   private handle(outcome: Outcome): void {
     if (outcome.kind === 'failure') {
       this.stream.onFailure(outcome.message);
-      return this.schedule(this.backOff.nextMs());
+      return this.schedule(this.backOff.nextBackOffMs());
     }
     this.backOff.reset();
     if (outcome.kind === 'response') this.stream.onResponse(outcome.body);

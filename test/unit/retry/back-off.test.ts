@@ -2,7 +2,7 @@
 // and the retry_back_off defaults / rounding applied at config time.
 
 import { describe, expect, it } from 'vitest';
-import { JitteredExponentialBackOff } from '../../../proxy/filters/http/router/back-off.ts';
+import { JitteredExponentialBackOff } from '../../../proxy/common/back-off.ts';
 import { parseWith } from '../../../proxy/config/schema-kit.ts';
 import { RetryPolicySchema, translateRetryPolicy } from '../../../proxy/route/retry-policy-schema.ts';
 import { ScriptedRandom } from '../../support/fake-clock.ts';

@@ -9,7 +9,7 @@ import { compileHeaderMatcher, type HeaderMatch } from '../../../matchers/header
 import { GRPC_RETRY_ON, HTTP_RETRY_ON, RetryOn, parseRetryOn } from '../../../route/retry-policy-schema.ts';
 import type { RetryPolicy } from '../../../route/types.ts';
 import type { ClusterStats, Host, ResourceManager } from '../../../upstream/types.ts';
-import { JitteredExponentialBackOff } from './back-off.ts';
+import { JitteredExponentialBackOff } from '../../../common/back-off.ts';
 
 /** Why an attempt ended without a (usable) response, as retry_on sees it (Envoy's StreamResetReason). */
 export type ResetReason =
