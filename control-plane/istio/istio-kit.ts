@@ -3,22 +3,7 @@
 // enums by name and StringMatch. Envoy's snake_case handling (proxy/config/schema-kit.ts) does not apply.
 
 import { z } from 'zod';
-import type { ConfigErrorKind } from '../../proxy/common/result.ts';
-import { snakeCase } from '../../proxy/config/schema-kit.ts';
-
-/** A field that did not land in the message's shape; the catchall turns it into an issue. */
-class StrayField {
-  readonly kind: ConfigErrorKind;
-  readonly message: string;
-  constructor(kind: ConfigErrorKind, message: string) {
-    this.kind = kind;
-    this.message = message;
-  }
-}
-
-const strayCheck = z.unknown().superRefine((v, ctx) => {
-  if (v instanceof StrayField) ctx.addIssue({ code: 'custom', message: v.message, params: { kind: v.kind } });
-});
+import { snakeCase, StrayField, strayCheck } from '../../proxy/config/schema-kit.ts';
 
 export interface IstioMessageOptions {
   /** Istio fields of this message nodevoy does not implement: present → `not-implemented` error. */

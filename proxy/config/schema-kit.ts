@@ -6,8 +6,11 @@
 import { z } from 'zod';
 import { joinPath, type ConfigError, type ConfigErrorKind, type Result } from '../common/result.ts';
 
-/** A field name as written that did not land in the message's shape; reported by the catchall. */
-class StrayField {
+/**
+ * A field name as written that did not land in the message's shape; reported by the catchall. Shared by
+ * every strict message builder (Envoy's here, Istio's in control-plane/istio/istio-kit.ts).
+ */
+export class StrayField {
   readonly kind: ConfigErrorKind;
   readonly message: string;
   constructor(kind: ConfigErrorKind, message: string) {
@@ -16,7 +19,8 @@ class StrayField {
   }
 }
 
-const strayCheck = z.unknown().superRefine((v, ctx) => {
+/** The catchall of a strict message: turns StrayField values into issues with their kind. */
+export const strayCheck = z.unknown().superRefine((v, ctx) => {
   if (v instanceof StrayField) ctx.addIssue({ code: 'custom', message: v.message, params: { kind: v.kind } });
 });
 
