@@ -1,7 +1,7 @@
 // Failure paths over real sockets: stream idle and request timeouts (fake clock), upstream resets before
 // and after response headers, and the access log lines (with %RESPONSE_FLAGS%) they produce.
 
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,24 +9,12 @@ import { request as httpRequest } from 'node:http';
 import type { Server } from '../../proxy/server/server.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { bootstrapYaml, send, startProxy, staticCluster } from '../support/proxy.ts';
-import { closedPort, startUpstream, type TestUpstream } from '../support/upstream.ts';
+import { closedPort } from '../support/upstream.ts';
+import { testScope } from '../support/scope.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function upstream(name: string, handler?: Parameters<typeof startUpstream>[1]): Promise<TestUpstream> {
-  const u = await startUpstream(name, handler);
-  cleanups.push(() => u.close());
-  return u;
-}
-
-async function proxy(yaml: string, clock?: FakeClock): Promise<Server> {
-  const s = await startProxy(yaml, clock ? { clock } : {});
-  cleanups.push(() => s.close());
-  return s;
-}
+const scope = testScope();
+const upstream = scope.upstream;
+const proxy = (yaml: string, clock?: FakeClock): Promise<Server> => scope.proxy(yaml, clock ? { clock } : {});
 
 const route = (cluster: string, extra = ''): string => `- match: { prefix: / }\n  route: { cluster: ${cluster}${extra} }`;
 

@@ -1,29 +1,17 @@
 // End-to-end behaviour of the data plane over real sockets: proxying, Envoy's local replies and response
 // flags, headers the HCM and router add, stats, and the route timeout driven by a fake clock.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
 import type { Server } from '../../proxy/server/server.ts';
 import { FakeClock } from '../support/fake-clock.ts';
-import { bootstrapYaml, send, startProxy, staticCluster } from '../support/proxy.ts';
-import { closedPort, startUpstream, type TestUpstream } from '../support/upstream.ts';
+import { bootstrapYaml, send, staticCluster } from '../support/proxy.ts';
+import { closedPort } from '../support/upstream.ts';
+import { testScope } from '../support/scope.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function upstream(name: string, handler?: Parameters<typeof startUpstream>[1]): Promise<TestUpstream> {
-  const u = await startUpstream(name, handler);
-  cleanups.push(() => u.close());
-  return u;
-}
-
-async function proxy(yaml: string, clock?: FakeClock): Promise<Server> {
-  const s = await startProxy(yaml, clock ? { clock } : {});
-  cleanups.push(() => s.close());
-  return s;
-}
+const scope = testScope();
+const upstream = scope.upstream;
+const proxy = (yaml: string, clock?: FakeClock): Promise<Server> => scope.proxy(yaml, clock ? { clock } : {});
 
 function counter(s: Server, name: string): number {
   return s.stats.counters.get(name)?.value() ?? 0;
