@@ -22,12 +22,20 @@ export interface Random {
   nextUint32(): number;
 }
 
+const MAX_TIMER_MS = 0x7fff_ffff;
+
 export const realClock: Clock = {
   now: () => Date.now(),
   monotonicMs: () => performance.now(),
   setTimer(fn, ms) {
-    const t = setTimeout(fn, ms);
-    t.unref();
+    // setTimeout fires after 1 ms for delays above 2^31-1 ms (~24.8 days): chain shorter timers instead,
+    // so a 30-day route timeout or a huge client-supplied fault delay means what it says.
+    let t: NodeJS.Timeout;
+    const arm = (remaining: number): void => {
+      t = remaining > MAX_TIMER_MS ? setTimeout(() => arm(remaining - MAX_TIMER_MS), MAX_TIMER_MS) : setTimeout(fn, remaining);
+      t.unref();
+    };
+    arm(ms);
     return { cancel: () => clearTimeout(t) };
   },
 };

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import type { Server } from '../../proxy/server/server.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { bootstrapYaml, send, startProxy, staticCluster } from '../support/proxy.ts';
@@ -119,5 +120,28 @@ describe('access log', () => {
     expect(lines[0]).toMatch(new RegExp(`^\\[\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z\\] "GET /ok HTTP/1\\.1" 200 - 0 3 \\d+ \\d+ "-" "test-agent" "rid-1" "127\\.0\\.0\\.1:\\d+" "127\\.0\\.0\\.1:${up.port}"$`));
     expect(lines[1]).toMatch(new RegExp(`"GET /dead HTTP/1\\.1" 503 UF 0 91 \\d+ - "-" "-" "[0-9a-f-]{36}" "127\\.0\\.0\\.1:\\d+" "127\\.0\\.0\\.1:${dead}"$`));
     expect(lines[2]).toMatch(/"HEAD \/ok HTTP\/1\.1" 200 - 0 0 /);
+  });
+});
+
+describe('requests undici refuses to send', () => {
+  it('OPTIONS * gets a 503 and leaves no route timer behind', async () => {
+    const clock = new FakeClock();
+    const up = await upstream('web');
+    const s = await proxy(bootstrapYaml({
+      routes: '- match: { safe_regex: { regex: ".*" } }\n  route: { cluster: web, timeout: 1s }',
+      clusters: staticCluster('web', [up.port]),
+    }), clock);
+    const out = await new Promise<string>((resolve, reject) => {
+      const sock = connect(s.listenerPort('main'), '127.0.0.1', () => sock.write('OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'));
+      let data = '';
+      sock.on('data', (c) => { data += c.toString(); });
+      sock.on('close', () => resolve(data));
+      sock.on('error', reject);
+    });
+    expect(out).toMatch(/^HTTP\/1\.1 503 /);
+    clock.advance(5000);
+    expect(s.stats.counters.get('cluster.web.upstream_rq_timeout')?.value() ?? 0).toBe(0);
+    expect(s.stats.counters.get('http.ingress.rq_reset_after_downstream_response_started')?.value() ?? 0).toBe(0);
+    expect(up.received).toHaveLength(0);
   });
 });

@@ -214,11 +214,15 @@ export class Router implements HttpFilter, UpstreamCallbacks {
     const upstream = new UpstreamRequest(cluster, host, this.resources!, clock, config.dynamicStats, this);
     const body = this.bodyBuffer !== null ? this.bodyBuffer.replay() : this.rawBody;
     this.rawBody = null;
+    // undici may fail the dispatch synchronously (invalid path or header value): onUpstreamFailure then
+    // runs inside start(). Track the attempt first and check it is still current afterwards.
+    this.upstream = upstream;
     if (!upstream.start(request.method, request.path, request.authority, headers, body)) {
+      this.upstream = null;
       this.onAttemptReset(Failures.overflow, 'overflow', false);
       return;
     }
-    this.upstream = upstream;
+    if (this.upstream !== upstream) return;
     if (this.requestCompleteAt >= 0) this.armPerTryTimers(upstream);
   }
 

@@ -48,7 +48,8 @@ export function classifyUpstreamError(err: Error & { code?: string }): Failure {
     case 'UND_ERR_CLOSED':
       return Failures.connectionTermination;
     default:
-      if (err.code?.startsWith('HPE_') || err.code === 'UND_ERR_INFO' || err.code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
+      if (err.code?.startsWith('HPE_') || err.code === 'UND_ERR_INFO' || err.code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH'
+        || err.code === 'UND_ERR_INVALID_ARG') {
         return Failures.upstreamProtocolError;
       }
       return Failures.remoteReset;
