@@ -219,6 +219,8 @@ export class Router implements HttpFilter, UpstreamCallbacks {
     this.upstream = upstream;
     if (!upstream.start(request.method, request.path, request.authority, headers, body)) {
       this.upstream = null;
+      // A granted retry that overflows is not a retry success: give its token back first.
+      this.retry?.release();
       this.onAttemptReset(Failures.overflow, 'overflow', false);
       return;
     }
