@@ -345,6 +345,8 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
       if (f.encodeHeaders && (await f.encodeHeaders(response, endStream)) === 'stop') return false;
       if (this.completed) return false;
     }
+    // A local reply (e.g. a timeout) may have been written directly while this filter was pending.
+    if (this.headersSent) return false;
     this.writeHead(response, endStream);
     return true;
   }
