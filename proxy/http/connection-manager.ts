@@ -271,6 +271,7 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
       // Envoy (FilterManager::sendLocalReply): once a response entered the encoder filters, a local
       // reply is written directly, so an encode filter that replies cannot recurse into itself.
       this.responseHeaders = response;
+      this.pendingBody = null; // whatever a pending async encodeHeaders held is superseded by this reply
       this.writeHead(response, body === '');
       finish(true);
       return;
