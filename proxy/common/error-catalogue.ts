@@ -53,5 +53,4 @@ export const Failures = {
   headersTooLarge: { code: 'headers_too_large', source: 'downstream', flag: ResponseFlag.DownstreamProtocolError, status: 431, body: 'Request Header Fields Too Large', details: 'http1.headers_too_large' },
   tooManyHeaders: { code: 'too_many_headers', source: 'downstream', flag: ResponseFlag.DownstreamProtocolError, status: 431, body: 'Request Header Fields Too Large', details: 'http1.too_many_headers' },
   requestHeadersTimeout: { code: 'request_headers_timeout', source: 'downstream', flag: 0, status: 408, body: '', details: 'request_header_timeout' },
-  healthCheckFailed: { code: 'local_health_check_failed', source: 'internal', flag: ResponseFlag.FailedLocalHealthCheck, status: 503, body: '', details: 'health_check_failed' },
 } as const satisfies Record<string, Failure>;

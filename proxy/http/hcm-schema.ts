@@ -16,13 +16,11 @@ import { AccessLogSchema, type AccessLogWire } from '../access-log/access-log-sc
 import { Http1ProtocolOptionsSchema } from '../upstream/protocol-options-schema.ts';
 
 export const HCM_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-export const HCM_FILTER_NAME = 'envoy.filters.network.http_connection_manager';
 
 const HCM = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 
 /** Envoy's values for absent HttpConnectionManager fields (durations in ms; 0 = disabled). */
 export const HCM_DEFAULTS = {
-  codecType: 'AUTO',
   generateRequestId: true,
   useRemoteAddress: false,
   xffNumTrustedHops: 0,
@@ -31,7 +29,6 @@ export const HCM_DEFAULTS = {
   streamIdleTimeoutMs: 5 * 60_000,
   requestTimeoutMs: 0,
   requestHeadersTimeoutMs: 0,
-  drainTimeoutMs: 5_000,
   maxRequestHeadersKb: 60,
   // common_http_protocol_options (core.v3.HttpProtocolOptions) as the HCM applies them.
   idleTimeoutMs: 60 * 60_000,
@@ -190,7 +187,6 @@ export type HttpConnectionManagerWire = z.output<typeof HttpConnectionManagerSch
 /** The HTTP connection manager as the runtime consumes it: every field defaulted, durations in ms (0 = disabled). */
 export interface HcmConfig {
   readonly statPrefix: string;
-  readonly codecType: 'AUTO' | 'HTTP1';
   /** Decode order; filters with an unknown type and is_optional are already dropped. */
   readonly httpFilters: readonly HttpFilterConfig[];
   readonly routeConfig: RouteConfigurationWire;
@@ -209,7 +205,6 @@ export interface HcmConfig {
   readonly streamIdleTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly requestHeadersTimeoutMs: number;
-  readonly drainTimeoutMs: number;
   readonly maxRequestHeadersKb: number;
   /** common_http_protocol_options.idle_timeout: connection idle timeout. */
   readonly idleTimeoutMs: number;
@@ -228,7 +223,6 @@ export function toHcmConfig(wire: HttpConnectionManagerWire, routeConfig: RouteC
   const common = wire.common_http_protocol_options;
   return Object.freeze({
     statPrefix: wire.stat_prefix,
-    codecType: wire.codec_type ?? d.codecType,
     httpFilters: Object.freeze([...wire.http_filters]),
     routeConfig,
     generateRequestId: wire.generate_request_id ?? d.generateRequestId,
@@ -244,7 +238,6 @@ export function toHcmConfig(wire: HttpConnectionManagerWire, routeConfig: RouteC
     streamIdleTimeoutMs: wire.stream_idle_timeout ?? d.streamIdleTimeoutMs,
     requestTimeoutMs: wire.request_timeout ?? d.requestTimeoutMs,
     requestHeadersTimeoutMs: wire.request_headers_timeout ?? d.requestHeadersTimeoutMs,
-    drainTimeoutMs: wire.drain_timeout ?? d.drainTimeoutMs,
     maxRequestHeadersKb: wire.max_request_headers_kb ?? d.maxRequestHeadersKb,
     idleTimeoutMs: common?.idle_timeout ?? d.idleTimeoutMs,
     maxHeadersCount: common?.max_headers_count ?? d.maxHeadersCount,

@@ -183,12 +183,12 @@ describe('validateBootstrap: valid bootstraps', () => {
     ]);
     expect(routeWire.name).toBe('local');
     expect(rest).toEqual({
-      statPrefix: 'ingress', codecType: 'AUTO',
+      statPrefix: 'ingress',
       generateRequestId: true, preserveExternalRequestId: false, alwaysSetRequestIdInResponse: false,
       useRemoteAddress: true, xffNumTrustedHops: 1, skipXffAppend: false,
       internalCidrs: [{ addressPrefix: '10.0.0.0', prefixLen: 8 }], internalOnlyHeaders: ['x-internal'],
       serverName: 'envoy', serverHeaderTransformation: 'OVERWRITE',
-      streamIdleTimeoutMs: 30_000, requestTimeoutMs: 0, requestHeadersTimeoutMs: 0, drainTimeoutMs: 5000,
+      streamIdleTimeoutMs: 30_000, requestTimeoutMs: 0, requestHeadersTimeoutMs: 0,
       maxRequestHeadersKb: 60, idleTimeoutMs: 500, maxHeadersCount: 50,
       headersWithUnderscoresAction: 'ALLOW', accessLog: [], via: '', stripHostPort: 'none',
     });
@@ -197,7 +197,7 @@ describe('validateBootstrap: valid bootstraps', () => {
   it('applies Envoy defaults to a minimal HCM (HCM_DEFAULTS)', () => {
     const h = valid(base()).listeners[0]!.hcm;
     expect(h).toMatchObject({
-      codecType: HCM_DEFAULTS.codecType, generateRequestId: true, useRemoteAddress: false, xffNumTrustedHops: 0,
+      generateRequestId: true, useRemoteAddress: false, xffNumTrustedHops: 0,
       internalCidrs: [], serverName: 'envoy', streamIdleTimeoutMs: 300_000, requestTimeoutMs: 0, maxRequestHeadersKb: 60,
       idleTimeoutMs: 3_600_000, maxHeadersCount: 100, via: '', stripHostPort: 'none',
     });
