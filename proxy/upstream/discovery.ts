@@ -3,7 +3,7 @@
 
 import type { Clock } from '../common/clock.ts';
 import type { ClusterImpl } from './cluster.ts';
-import type { DnsResolver } from './dns-resolver.ts';
+import { startDnsRefresh, type DnsRefresh, type DnsResolver } from './dns-resolver.ts';
 
 export interface ClusterDiscovery {
   /** Settles when the cluster has its first host set (DNS: after the first resolution attempt). */
@@ -18,3 +18,12 @@ export interface DiscoveryDeps {
 }
 
 export type DiscoveryFactory = (cluster: ClusterImpl, deps: DiscoveryDeps) => ClusterDiscovery;
+
+/** Re-resolves one endpoint name on the cluster's dns_refresh_rate and lookup family (DNS cluster types). */
+export function refreshEndpointName(cluster: ClusterImpl, deps: DiscoveryDeps, name: string,
+  onResolved: (addresses: readonly string[]) => void): DnsRefresh {
+  return startDnsRefresh({
+    name, family: cluster.model.dnsLookupFamily, refreshRateMs: cluster.model.dnsRefreshRateMs,
+    clock: deps.clock, resolver: deps.resolver, stats: cluster.stats, onResolved,
+  });
+}

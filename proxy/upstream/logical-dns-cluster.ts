@@ -2,8 +2,7 @@
 // connections at the first resolved address while open connections stay where they are (Envoy does
 // not drain them). Until the first answer the cluster has no host.
 
-import type { ClusterDiscovery, DiscoveryFactory } from './discovery.ts';
-import { startDnsRefresh } from './dns-resolver.ts';
+import { refreshEndpointName, type ClusterDiscovery, type DiscoveryFactory } from './discovery.ts';
 import type { HostImpl } from './host.ts';
 
 export const startLogicalDnsDiscovery: DiscoveryFactory = (cluster, deps): ClusterDiscovery => {
@@ -12,23 +11,15 @@ export const startLogicalDnsDiscovery: DiscoveryFactory = (cluster, deps): Clust
   const locality = model.localities[0]!;
   const endpoint = locality.endpoints[0]!;
   let host: HostImpl | null = null;
-  const refresh = startDnsRefresh({
-    name: endpoint.address,
-    family: model.dnsLookupFamily,
-    refreshRateMs: model.dnsRefreshRateMs,
-    clock: deps.clock,
-    resolver: deps.resolver,
-    stats: cluster.stats,
-    onResolved: (addresses) => {
-      const first = addresses[0];
-      if (first === undefined) return; // an empty answer keeps the current address
-      if (host) {
-        host.setAddress(first);
-      } else {
-        host = cluster.createHost(endpoint, locality, first);
-        cluster.updateHosts([host]);
-      }
-    },
+  const refresh = refreshEndpointName(cluster, deps, endpoint.address, (addresses) => {
+    const first = addresses[0];
+    if (first === undefined) return; // an empty answer keeps the current address
+    if (host) {
+      host.setAddress(first);
+    } else {
+      host = cluster.createHost(endpoint, locality, first);
+      cluster.updateHosts([host]);
+    }
   });
   return { initialized: refresh.firstAttempt, stop: refresh.stop };
 };
