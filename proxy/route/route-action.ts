@@ -1,11 +1,12 @@
 // The forwarding action of a route (envoy.config.route.v3.RouteAction) at runtime: cluster selection
 // (cluster / cluster_header / weighted_clusters), the request hash, path and host rewrites, timeouts.
-// Built from a validated RouteAction; per request it only reads headers and draws one random number.
+// request_mirror_policies are compiled here too. Built from a validated RouteAction; per request it only
+// reads headers and draws one random number.
 
 import type { Random } from '../common/clock.ts';
 import { firstValue, type RequestHeaders } from '../http/headers.ts';
-import type { ClusterChoice, RetryPolicy, RouteAction, RoutingPriority } from './types.ts';
-import type { ClusterWeightWire, RouteActionWire } from './route-config-schema.ts';
+import type { ClusterChoice, RequestMirrorPolicy, RetryPolicy, RouteAction, RoutingPriority } from './types.ts';
+import type { ClusterWeightWire, RequestMirrorPolicyWire, RouteActionWire } from './route-config-schema.ts';
 import { compileHashPolicies, type RequestHasher } from './hash-policy.ts';
 import { compileRegex } from '../matchers/string-matcher.ts';
 import { pathWithoutQuery } from './route-matcher.ts';
@@ -129,6 +130,36 @@ export function rewriteAuthority(request: RequestHeaders, host: string): void {
   request.headers.host = host;
 }
 
+/** RequestMirrorPolicy without runtime_fraction: every request is mirrored (Envoy's 100/HUNDRED default). */
+const ALL_REQUESTS = Object.freeze({ numerator: 100, denominator: 100 });
+
+const NO_MIRRORS: readonly RequestMirrorPolicy[] = Object.freeze([]);
+
+/**
+ * Compiles request_mirror_policies (of a route, virtual host or route configuration). runtime_key is not
+ * read (no runtime layer): the default_value always applies, as in Envoy without a runtime override.
+ */
+export function compileMirrorPolicies(wire: readonly RequestMirrorPolicyWire[] | undefined): readonly RequestMirrorPolicy[] {
+  if (wire === undefined || wire.length === 0) return NO_MIRRORS;
+  return Object.freeze(wire.map((p): RequestMirrorPolicy => {
+    const { numerator, denominator } = p.runtime_fraction ?? ALL_REQUESTS;
+    const header = p.cluster_header?.toLowerCase();
+    const cluster = p.cluster;
+    return Object.freeze({
+      clusterFor: header === undefined
+        ? () => cluster
+        // Envoy's getShadowCluster: an absent or empty header skips this policy for the request.
+        : (request: RequestHeaders) => {
+          const v = firstValue(request.headers, header);
+          return v === '' ? undefined : v;
+        },
+      sampled: (stableRandom: number) => stableRandom % denominator < numerator,
+      disableShadowHostSuffixAppend: p.disable_shadow_host_suffix_append ?? false,
+      traceSampled: p.trace_sampled ?? true,
+    });
+  }));
+}
+
 export class ForwardAction implements RouteAction {
   readonly type = 'route' as const;
   readonly clusterNotFoundStatus: number;
@@ -137,6 +168,7 @@ export class ForwardAction implements RouteAction {
   readonly autoHostRewrite: boolean;
   readonly retryPolicy: RetryPolicy | null;
   readonly priority: RoutingPriority;
+  readonly requestMirrorPolicies: readonly RequestMirrorPolicy[];
   private readonly select: ClusterSelector;
   private readonly hasher: RequestHasher | undefined;
   private readonly pathRewrite: PathRewrite | null;
@@ -146,8 +178,11 @@ export class ForwardAction implements RouteAction {
   /**
    * `rewriteLength` comes from the route's match (see RouteMatcher.rewriteLength); `vhostRetryPolicy` is
    * the virtual host's retry_policy, used when the route has none (the route's replaces it, no merge).
+   * `outerMirrorPolicies` (the virtual host's, else the route configuration's) likewise apply when the
+   * route has no request_mirror_policies of its own.
    */
-  constructor(a: RouteActionWire, rewriteLength: number, vhostRetryPolicy: RetryPolicy | null = null) {
+  constructor(a: RouteActionWire, rewriteLength: number, vhostRetryPolicy: RetryPolicy | null = null,
+    outerMirrorPolicies: readonly RequestMirrorPolicy[] = NO_MIRRORS) {
     const routeCriteria = lbCriteria(a.metadata_match);
     if (a.weighted_clusters !== undefined) {
       this.select = weightedSelector(a.weighted_clusters.clusters, a.weighted_clusters.header_name, routeCriteria);
@@ -167,6 +202,8 @@ export class ForwardAction implements RouteAction {
     this.autoHostRewrite = a.auto_host_rewrite === true;
     this.retryPolicy = a.retry_policy !== undefined ? translateRetryPolicy(a.retry_policy) : vhostRetryPolicy;
     this.priority = a.priority ?? 'DEFAULT';
+    const own = compileMirrorPolicies(a.request_mirror_policies);
+    this.requestMirrorPolicies = own.length > 0 ? own : outerMirrorPolicies;
   }
 
   selectCluster(request: RequestHeaders, random: Random): ClusterChoice | null {

@@ -11,6 +11,7 @@ import { headerMutationFields } from './header-mutation.ts';
 import { HashPolicySchema } from './hash-policy.ts';
 import { typedPerFilterConfigField } from './per-filter-config.ts';
 import { RetryPolicySchema } from './retry-policy-schema.ts';
+import { RuntimeFractionalPercentSchema } from '../config/fractional-percent.ts';
 
 /** Adds an issue when not exactly one (or, with `optional`, more than one) of `fields` is set. */
 function oneOf<T extends Record<string, unknown>>(name: string, fields: readonly (keyof T & string)[], opts: { optional?: boolean } = {}) {
@@ -89,6 +90,23 @@ export const WeightedClusterSchema = message('envoy.config.route.v3.WeightedClus
 
 export type WeightedClusterWire = z.output<typeof WeightedClusterSchema>;
 
+/**
+ * envoy.config.route.v3.RouteAction.RequestMirrorPolicy (request_mirror_policies on a route, virtual host or
+ * route configuration). trace_sampled is accepted and has no effect until nodevoy traces.
+ */
+export const RequestMirrorPolicySchema = message('envoy.config.route.v3.RouteAction.RequestMirrorPolicy', {
+  cluster: z.string().min(1).optional(),
+  cluster_header: headerNameValue.optional(),
+  runtime_fraction: RuntimeFractionalPercentSchema.optional(),
+  trace_sampled: bool.optional(),
+  disable_shadow_host_suffix_append: bool.optional(),
+}, { unimplemented: ['host_rewrite_literal', 'request_headers_mutations'] })
+  .superRefine(oneOf('RequestMirrorPolicy', ['cluster', 'cluster_header']));
+
+export type RequestMirrorPolicyWire = z.output<typeof RequestMirrorPolicySchema>;
+
+const requestMirrorPolicies = z.array(RequestMirrorPolicySchema).optional();
+
 const CLUSTER_NOT_FOUND = ['SERVICE_UNAVAILABLE', 'NOT_FOUND', 'INTERNAL_SERVER_ERROR'] as const;
 
 export const RouteActionSchema = message('envoy.config.route.v3.RouteAction', {
@@ -107,10 +125,11 @@ export const RouteActionSchema = message('envoy.config.route.v3.RouteAction', {
   hash_policy: z.array(HashPolicySchema).optional(),
   retry_policy: RetryPolicySchema.optional(),
   priority: enumOf('envoy.config.core.v3.RoutingPriority', ['DEFAULT', 'HIGH']).optional(),
+  request_mirror_policies: requestMirrorPolicies,
 }, {
   unimplemented: ['cluster_specifier_plugin', 'inline_cluster_specifier_plugin', 'path_rewrite_policy',
     'path_rewrite', 'host_rewrite_path_regex', 'append_x_forwarded_host', 'flush_timeout', 'early_data_policy',
-    'retry_policy_typed_config', 'request_mirror_policies', 'rate_limits',
+    'retry_policy_typed_config', 'rate_limits',
     'include_vh_rate_limits', 'cors', 'max_grpc_timeout', 'grpc_timeout_offset', 'upgrade_configs',
     'internal_redirect_policy', 'internal_redirect_action', 'max_internal_redirects', 'hedge_policy',
     'max_stream_duration'],
@@ -177,10 +196,11 @@ export const VirtualHostSchema = message('envoy.config.route.v3.VirtualHost', {
   // Used by routes that have no retry_policy of their own.
   retry_policy: RetryPolicySchema.optional(),
   metadata: MetadataSchema.optional(),
+  // Used by routes that have none of their own (the route's list replaces it, no merge).
+  request_mirror_policies: requestMirrorPolicies,
 }, {
   unimplemented: ['matcher', 'virtual_clusters', 'rate_limits', 'cors', 'retry_policy_typed_config',
-    'hedge_policy', 'include_is_timeout_retry_header', 'per_request_buffer_limit_bytes', 'request_body_buffer_limit',
-    'request_mirror_policies'],
+    'hedge_policy', 'include_is_timeout_retry_header', 'per_request_buffer_limit_bytes', 'request_body_buffer_limit'],
 });
 
 export type VirtualHostWire = z.output<typeof VirtualHostSchema>;
@@ -196,8 +216,10 @@ export const RouteConfigurationSchema = message('envoy.config.route.v3.RouteConf
   ignore_port_in_host_matching: bool.optional(),
   typed_per_filter_config: typedPerFilterConfigField,
   metadata: MetadataSchema.optional(),
+  // Used by virtual hosts that have none of their own.
+  request_mirror_policies: requestMirrorPolicies,
 }, {
-  unimplemented: ['vhds', 'cluster_specifier_plugins', 'request_mirror_policies',
+  unimplemented: ['vhds', 'cluster_specifier_plugins',
     'ignore_path_parameters_in_path_matching', 'vhost_header'],
 });
 

@@ -5,12 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { fail, joinPath, ok, type ConfigError, type Result } from '../common/result.ts';
 import type { HeaderMap, RequestHeaders } from '../http/headers.ts';
-import type { ClusterChoice, DirectResponseAction, HeaderFormatContext, RetryPolicy, Route, RouteConfig, VirtualHostInfo } from './types.ts';
-import type { DirectResponseActionWire, RouteConfigurationWire, RouteWire, VirtualHostWire } from './route-config-schema.ts';
+import type { ClusterChoice, DirectResponseAction, HeaderFormatContext, RequestMirrorPolicy, RetryPolicy, Route, RouteConfig, VirtualHostInfo } from './types.ts';
+import type { DirectResponseActionWire, RequestMirrorPolicyWire, RouteConfigurationWire, RouteWire, VirtualHostWire } from './route-config-schema.ts';
 import { compileHeaderMutations, type HeaderMutations } from './header-mutation.ts';
 import { parsePerFilterConfigs, type PerFilterConfigLookup } from './per-filter-config.ts';
 import { compileRouteMatch, pathWithoutQuery, type RouteMatcher } from './route-matcher.ts';
-import { ForwardAction, rewriteAuthority } from './route-action.ts';
+import { ForwardAction, compileMirrorPolicies, rewriteAuthority } from './route-action.ts';
 import { translateRetryPolicy } from './retry-policy-schema.ts';
 import { Redirect, httpsRedirect } from './redirect-action.ts';
 import { VirtualHostSelector } from './virtual-host-selector.ts';
@@ -192,7 +192,19 @@ class Builder {
     }
   }
 
-  virtualHosts(wire: RouteConfigurationWire, root: Level): VirtualHostSelector<VirtualHostRoutes> {
+  /** request_mirror_policies of one level, compiled; their `cluster`s are checked as the route's are. */
+  mirrorPolicies(wire: readonly RequestMirrorPolicyWire[] | undefined, path: string): readonly RequestMirrorPolicy[] {
+    this.checkMirrorClusters(wire, path);
+    return compileMirrorPolicies(wire);
+  }
+
+  /** validate_clusters covers mirror clusters too (Envoy: "route: unknown shadow cluster"). */
+  private checkMirrorClusters(wire: readonly RequestMirrorPolicyWire[] | undefined, path: string): void {
+    const at = joinPath(path, 'request_mirror_policies');
+    (wire ?? []).forEach((p, i) => { if (p.cluster !== undefined) this.cluster(p.cluster, joinPath(joinPath(at, i), 'cluster')); });
+  }
+
+  virtualHosts(wire: RouteConfigurationWire, root: Level, rootMirrors: readonly RequestMirrorPolicy[]): VirtualHostSelector<VirtualHostRoutes> {
     const owner = new Map<string, number>();
     const entries: { domain: string; value: VirtualHostRoutes }[] = [];
     (wire.virtual_hosts ?? []).forEach((vh, i) => {
@@ -211,13 +223,13 @@ class Builder {
           owner.set(domain, i);
         }
       });
-      const routes = this.virtualHost(vh, at, root);
+      const routes = this.virtualHost(vh, at, root, rootMirrors);
       for (const domain of vh.domains) entries.push({ domain, value: routes });
     });
     return new VirtualHostSelector(entries, wire.ignore_port_in_host_matching ?? false);
   }
 
-  private virtualHost(vh: VirtualHostWire, at: string, root: Level): VirtualHostRoutes {
+  private virtualHost(vh: VirtualHostWire, at: string, root: Level, rootMirrors: readonly RequestMirrorPolicy[]): VirtualHostRoutes {
     const info: VirtualHostDetails = Object.freeze({
       name: vh.name,
       includeRequestAttemptCount: vh.include_request_attempt_count ?? false,
@@ -225,7 +237,10 @@ class Builder {
     });
     const vhLevel = this.level(vh, at);
     const retryPolicy = vh.retry_policy !== undefined ? translateRetryPolicy(vh.retry_policy) : null;
-    const routes = (vh.routes ?? []).map((r, j) => this.route(r, joinPath(joinPath(at, 'routes'), j), info, [vhLevel, root], retryPolicy));
+    // A virtual host's non-empty request_mirror_policies replace the route configuration's.
+    const own = this.mirrorPolicies(vh.request_mirror_policies, at);
+    const mirrors = own.length > 0 ? own : rootMirrors;
+    const routes = (vh.routes ?? []).map((r, j) => this.route(r, joinPath(joinPath(at, 'routes'), j), info, [vhLevel, root], retryPolicy, mirrors));
     const requireTls = vh.require_tls ?? 'NONE';
     const tlsRedirect = requireTls === 'NONE' ? null : new BuiltRoute({
       name: '', virtualHost: info, action: httpsRedirect(), matcher: null,
@@ -235,7 +250,8 @@ class Builder {
   }
 
   /** `outer`: the vhost and route-config levels, innermost first. */
-  private route(r: RouteWire, at: string, vhost: VirtualHostDetails, outer: readonly Level[], vhostRetryPolicy: RetryPolicy | null): BuiltRoute {
+  private route(r: RouteWire, at: string, vhost: VirtualHostDetails, outer: readonly Level[], vhostRetryPolicy: RetryPolicy | null,
+    outerMirrors: readonly RequestMirrorPolicy[]): BuiltRoute {
     const matcher = compileRouteMatch(r.match);
     const levels = [this.level(r, at), ...outer];
     let action: Route['action'];
@@ -254,7 +270,8 @@ class Builder {
           hostRewrite: c.host_rewrite_literal,
         };
       });
-      action = new ForwardAction(a, matcher.rewriteLength, vhostRetryPolicy);
+      this.checkMirrorClusters(a.request_mirror_policies, actionAt);
+      action = new ForwardAction(a, matcher.rewriteLength, vhostRetryPolicy, outerMirrors);
     } else if (r.redirect !== undefined) {
       action = new Redirect(r.redirect, matcher.rewriteLength);
     } else {
@@ -293,7 +310,7 @@ class Builder {
 export function buildRouteConfig(wire: RouteConfigurationWire, opts: BuildRouteConfigOptions): Result<RouteConfig> {
   const b = new Builder(wire, opts);
   const root = b.level(wire, opts.path);
-  const selector = b.virtualHosts(wire, root);
+  const selector = b.virtualHosts(wire, root, b.mirrorPolicies(wire.request_mirror_policies, opts.path));
   if (b.errors.length > 0) return fail(b.errors);
   return ok(new RouteTable(wire.name ?? '', selector));
 }

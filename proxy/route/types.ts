@@ -44,6 +44,24 @@ export interface RetryPolicy {
   readonly hostSelectionRetryMaxAttempts: number;
 }
 
+/**
+ * envoy.config.route.v3.RouteAction.RequestMirrorPolicy, translated (route/route-action.ts): which cluster
+ * gets a fire-and-forget shadow copy of the request, and for which share of requests.
+ */
+export interface RequestMirrorPolicy {
+  /** `cluster`, or the first value of `cluster_header`; undefined = this request is not mirrored. */
+  clusterFor(request: RequestHeaders): string | undefined;
+  /**
+   * runtime_fraction.default_value (100 % when absent), decided with the request's one stable random draw
+   * as Envoy's featureEnabled(runtime_key, default_value, stream id): `draw % denominator < numerator`.
+   */
+  sampled(stableRandom: number): boolean;
+  /** disable_shadow_host_suffix_append: keep the authority as is instead of appending `-shadow`. */
+  readonly disableShadowHostSuffixAppend: boolean;
+  /** trace_sampled (default true): accepted; no effect until nodevoy has tracing. */
+  readonly traceSampled: boolean;
+}
+
 /** envoy.config.core.v3.RoutingPriority: which circuit-breaker thresholds a request uses. */
 export type RoutingPriority = 'DEFAULT' | 'HIGH';
 
@@ -99,6 +117,11 @@ export interface RouteAction {
   readonly retryPolicy?: RetryPolicy | null;
   /** RouteAction.priority (absent = DEFAULT): selects the cluster's circuit-breaker thresholds. */
   readonly priority?: RoutingPriority;
+  /**
+   * request_mirror_policies: the route's, else the virtual host's, else the route configuration's (a
+   * non-empty list at a level replaces the outer ones); absent/empty = no mirroring.
+   */
+  readonly requestMirrorPolicies?: readonly RequestMirrorPolicy[];
 }
 
 export interface RedirectAction {

@@ -12,7 +12,8 @@ const TYPE_URL = 'type.googleapis.com/';
 
 const shippedConfigs = [
   ...readdirSync(path.join(repoRoot, 'examples'), { recursive: true, encoding: 'utf8' })
-    .filter((file) => file.endsWith('.yaml'))
+    // mesh/ folders hold Istio YAML for the control plane, not Envoy bootstraps.
+    .filter((file) => file.endsWith('.yaml') && !file.split(path.sep).includes('mesh'))
     .map((file) => path.join('examples', file)),
   path.join('bench', 'configs', 'nodevoy-envoy.yaml'),
 ].sort();

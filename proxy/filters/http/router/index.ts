@@ -5,6 +5,7 @@ import { message } from '../../../config/schema-kit.ts';
 import type { HttpFilterFactory } from '../../../http/filter.ts';
 import { registerHttpFilter } from '../registry.ts';
 import { Router, routerStats, type RouterConfig } from './router.ts';
+import { ShadowWriter } from './shadow-writer.ts';
 
 const RouterSchema = message('envoy.extensions.filters.http.router.v3.Router', {
   dynamic_stats: z.boolean().optional(),
@@ -21,13 +22,15 @@ export const routerFilter: HttpFilterFactory<z.output<typeof RouterSchema>> = {
   configSchema: RouterSchema,
   terminal: true,
   create(wire, ctx) {
+    const config: RouterConfig = { suppressEnvoyHeaders: wire.suppress_envoy_headers ?? false, dynamicStats: wire.dynamic_stats ?? true };
     const deps = {
-      config: { suppressEnvoyHeaders: wire.suppress_envoy_headers ?? false, dynamicStats: wire.dynamic_stats ?? true } satisfies RouterConfig,
+      config,
       stats: routerStats(ctx.stats),
       clusterManager: ctx.clusterManager,
       clock: ctx.clock,
       random: ctx.random,
       retryBufferLimitBytes: ctx.bufferLimitBytes,
+      shadowWriter: new ShadowWriter(ctx.clusterManager, ctx.clock, config.dynamicStats),
     };
     return (callbacks) => new Router(deps, callbacks);
   },

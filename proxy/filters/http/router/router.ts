@@ -2,17 +2,20 @@
 // a local reply (no route, direct response, redirect) or upstream attempts — cluster selection, host
 // choice through the cluster's load balancer, rewrites, header mutations, the route and per-try timeouts,
 // retries with back-off (RetryState), circuit-breaker overflow — and forwards the chosen response.
+// Sampled request_mirror_policies get a shadow copy of the request (ShadowWriter), streamed alongside.
 
 import type { Clock, Random, TimerHandle } from '../../../common/clock.ts';
 import { Failures, type Failure } from '../../../common/error-catalogue.ts';
 import { ResponseFlag } from '../../../common/response-flags.ts';
 import type { FilterCallbacks, FilterStatus, HttpFilter } from '../../../http/filter.ts';
 import type { HeaderMap, RequestHeaders, ResponseHeaders } from '../../../http/headers.ts';
-import type { ClusterChoice, HeaderFormatContext, Route, RouteAction } from '../../../route/types.ts';
+import type { ClusterChoice, HeaderFormatContext, RequestMirrorPolicy, Route, RouteAction } from '../../../route/types.ts';
 import type { Counter, StatsScope } from '../../../stats/scope.ts';
 import type { Cluster, ClusterManager, Host, LoadBalancerContext, ResourceManager } from '../../../upstream/types.ts';
 import { RequestBuffer } from './request-buffer.ts';
 import { createRetryState, type ResetReason, type RetryState, type RetryStatus, type WouldRetry } from './retry-state.ts';
+import { ShadowBodyTee } from './shadow-body.ts';
+import type { ShadowStream, ShadowWriter } from './shadow-writer.ts';
 import { expectedTimeoutMs, finalTimeout, type TimeoutData } from './timeouts.ts';
 import { UpstreamRequest, type UpstreamCallbacks } from './upstream-request.ts';
 
@@ -56,6 +59,8 @@ export interface RouterDeps {
    * listener's per_connection_buffer_limit_bytes. A longer body is not retried (retry_or_shadow_abandoned).
    */
   readonly retryBufferLimitBytes: number;
+  /** Sends the shadows of request_mirror_policies. */
+  readonly shadowWriter: ShadowWriter;
 }
 
 const NO_LB_CONTEXT: LoadBalancerContext = Object.freeze({});
@@ -90,6 +95,8 @@ export class Router implements HttpFilter, UpstreamCallbacks {
   private requestCompleteAt = -1;
   /** Envoy's attempt_count_: 1 for the first attempt, +1 per retry. */
   private attemptCount = 0;
+  /** Shadows still receiving the request body (Envoy's shadow_streams_): cancelled if the stream ends first. */
+  private shadowStreams: ShadowStream[] | null = null;
 
   constructor(deps: RouterDeps, callbacks: FilterCallbacks) {
     this.deps = deps;
@@ -124,12 +131,14 @@ export class Router implements HttpFilter, UpstreamCallbacks {
   }
 
   onDestroy(): void {
+    this.cancelStreamingShadows();
     this.cleanup();
     this.upstream?.abort(new Error('downstream disconnected'));
     this.upstream = null;
   }
 
   onStreamComplete(): void {
+    this.cancelStreamingShadows();
     this.cleanup();
     // The connection manager may end the stream itself (idle timeout): stop the attempt in flight.
     this.upstream?.abort(new Error('stream complete'));
@@ -165,7 +174,16 @@ export class Router implements HttpFilter, UpstreamCallbacks {
     this.timeouts = finalTimeout(action, request.headers);
     const retry = createRetryState(action.retryPolicy ?? null, request, { resources, stats: cluster.stats, random });
     this.retry = retry;
-    const body = cb.requestBody();
+    // Envoy samples every mirror policy with the stream's one stable random value; CONNECT is never mirrored.
+    const mirrors = action.requestMirrorPolicies;
+    let shadows: readonly RequestMirrorPolicy[] = [];
+    if (mirrors !== undefined && mirrors.length > 0 && request.method !== 'CONNECT') {
+      const draw = random.nextUint32();
+      shadows = mirrors.filter((p) => p.sampled(draw));
+    }
+    let body = cb.requestBody();
+    const tee = body !== null && shadows.length > 0 ? new ShadowBodyTee(body, this.deps.retryBufferLimitBytes) : null;
+    if (tee !== null) body = tee.main;
     if (body !== null && retry !== null) {
       this.bodyBuffer = new RequestBuffer(body, this.deps.retryBufferLimitBytes, () => cluster.stats.retry_or_shadow_abandoned.inc());
     } else {
@@ -181,10 +199,44 @@ export class Router implements HttpFilter, UpstreamCallbacks {
     action.rewriteRequest(request, action.autoHostRewrite ? host.hostname : undefined);
     const formatCtx: HeaderFormatContext = { request, info: cb.info };
     this.route!.applyRequestHeaders(request, formatCtx, choice);
+    if (shadows.length > 0) this.startShadows(shadows, request, tee);
     cb.info.firstUpstreamTxByteSent = clock.monotonicMs();
     this.startAttempt(host);
     // Envoy starts the route timeout (and the first per-try timeout) once the downstream request is complete.
     cb.onRequestComplete(() => this.onRequestComplete());
+  }
+
+  /**
+   * Starts one shadow per sampled policy with a copy of the request as the upstream will see it (Envoy
+   * copies the headers after finalizeRequestHeaders; its async client then writes its own expected timeout).
+   */
+  private startShadows(policies: readonly RequestMirrorPolicy[], request: RequestHeaders, tee: ShadowBodyTee | null): void {
+    const cluster = this.cluster!;
+    const timeoutMs = this.timeouts!.globalMs;
+    for (const policy of policies) {
+      const name = policy.clusterFor(request);
+      if (name === undefined) continue;
+      const headers = { ...request.headers };
+      if (!this.deps.config.suppressEnvoyHeaders && timeoutMs > 0) headers['x-envoy-expected-rq-timeout-ms'] = String(timeoutMs);
+      if (this.route!.virtualHost.includeRequestAttemptCount === true) headers['x-envoy-attempt-count'] = '1';
+      let shadow: ShadowStream | null = null;
+      const body = tee?.branch(() => {
+        cluster.stats.retry_or_shadow_abandoned.inc();
+        shadow?.cancel();
+      }) ?? null;
+      shadow = this.deps.shadowWriter.shadow(name, { method: request.method, path: request.path, authority: request.authority, headers, body }, {
+        timeoutMs, disableShadowHostSuffixAppend: policy.disableShadowHostSuffixAppend,
+      });
+      if (shadow === null) body?.close();
+      else if (body !== null) (this.shadowStreams ??= []).push(shadow);
+    }
+  }
+
+  private cancelStreamingShadows(): void {
+    const streams = this.shadowStreams;
+    if (streams === null) return;
+    this.shadowStreams = null;
+    for (const s of streams) if (!s.requestComplete) s.cancel();
   }
 
   /** Host selection with the previous_hosts predicate: up to host_selection_retry_max_attempts re-picks. */
