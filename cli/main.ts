@@ -1,7 +1,10 @@
-// The nodevoy command line: `nodevoy proxy` (run a sidecar from an Envoy bootstrap) and `nodevoy validate`
-// (report every config problem). Dispatch only; each command lives in its own file.
+// The nodevoy command line: `nodevoy proxy` (run a sidecar from an Envoy bootstrap), `nodevoy validate`
+// (report every config problem), `nodevoy control-plane` (serve Istio YAML over xDS) and `nodevoy
+// proxy-status` (the proxies' sync state). Dispatch only; each command lives in its own file.
 
+import { runControlPlane } from './control-plane-command.ts';
 import { runProxy } from './proxy-command.ts';
+import { runProxyStatus } from './proxy-status-command.ts';
 import { runValidate } from './validate-command.ts';
 
 const USAGE = `usage: nodevoy <command> [options]
@@ -11,6 +14,14 @@ commands:
                            --service-node, --service-cluster, -l/--log-level, --drain-time-s,
                            --mode serve|validate, --concurrency 1)
   validate FILE            list every problem in an Envoy v3 bootstrap with its field path
+  control-plane --config-dir DIR
+                           serve the Istio YAML in DIR (VirtualService, DestinationRule, ServiceEntry,
+                           WorkloadEntry, EnvoyFilter local rate limit) to proxies over xDS REST-JSON,
+                           pushing every change (--address 127.0.0.1, --port 15010, -l/--log-level;
+                           debug pages /debug/syncz, /debug/config_dump?proxy=ID, /debug/config_errors);
+                           --validate prints every error and conflict instead and exits 1 if any
+  proxy-status [--control-plane http://127.0.0.1:15010]
+                           each connected proxy's xDS sync state (CDS LDS EDS RDS), like istioctl
   version                  print the version
 `;
 
@@ -21,6 +32,10 @@ async function main(argv: string[]): Promise<number> {
       return runProxy(rest);
     case 'validate':
       return runValidate(rest);
+    case 'control-plane':
+      return runControlPlane(rest);
+    case 'proxy-status':
+      return runProxyStatus(rest);
     case 'version':
     case '--version':
       process.stdout.write(`nodevoy ${(await import('../proxy/server/server.ts')).NODEVOY_VERSION}\n`);

@@ -3,27 +3,38 @@
 // per subset and per port. TLS origination is not implemented here (the mTLS issue owns it).
 
 import { z } from 'zod';
-import { istioDuration, istioEnum, istioMessage, istioUint32, labelsSchema, portNumber } from './istio-kit.ts';
+import { istioDuration, istioEnum, istioMessage, istioUint32, labelsSchema } from './istio-kit.ts';
 import { PortSelectorSchema } from './virtual-service.ts';
 
 const NS = 'istio.networking.v1';
 
-const HTTPCookieSchema = istioMessage(`${NS}.LoadBalancerSettings.ConsistentHashLB.HTTPCookie`, {
-  name: z.string().min(1, 'cookie name is required'),
-  path: z.string().optional(),
-  /** Absent: a session cookie is generated when missing (Envoy's hash_policy.cookie.ttl semantics). */
-  ttl: istioDuration().optional(),
-}, { unimplemented: ['attributes'] });
+const RingHashSchema = istioMessage(`${NS}.LoadBalancerSettings.RingHash`, {
+  /** 0 or absent: Envoy's default (1024). */
+  minimumRingSize: istioUint32.optional(),
+});
+
+/**
+ * httpCookie and httpQueryParameterName need Envoy hash policies nodevoy's router does not implement
+ * (RouteAction.HashPolicy cookie / query_parameter); maglev needs the MAGLEV load balancer.
+ */
+const UNIMPLEMENTED_HASH_KEYS = ['httpCookie', 'httpQueryParameterName', 'maglev'];
 
 const ConsistentHashSchema = istioMessage(`${NS}.LoadBalancerSettings.ConsistentHashLB`, {
   httpHeaderName: z.string().min(1).optional(),
-  httpCookie: HTTPCookieSchema.optional(),
   useSourceIp: z.boolean().optional(),
-}, { unimplemented: ['httpQueryParameterName', 'ringHash', 'maglev', 'minimumRingSize'] })
+  ringHash: RingHashSchema.optional(),
+  /** Deprecated spelling of ringHash.minimumRingSize. */
+  minimumRingSize: istioUint32.optional(),
+}, { unimplemented: UNIMPLEMENTED_HASH_KEYS })
   .superRefine((h, ctx) => {
-    const keys = (['httpHeaderName', 'httpCookie', 'useSourceIp'] as const).filter((k) => h[k] !== undefined);
-    if (keys.length !== 1) {
-      ctx.addIssue({ code: 'custom', message: `consistentHash needs exactly one of httpHeaderName, httpCookie, useSourceIp (found ${keys.length === 0 ? 'none' : keys.join(', ')})` });
+    const keys = (['httpHeaderName', 'useSourceIp'] as const).filter((k) => h[k] !== undefined);
+    // An unimplemented hash key is reported as such; "found none" would only repeat it.
+    const unimplementedKey = Object.keys(h).some((k) => UNIMPLEMENTED_HASH_KEYS.includes(k));
+    if (keys.length > 1 || (keys.length === 0 && !unimplementedKey)) {
+      ctx.addIssue({ code: 'custom', message: `consistentHash needs exactly one of httpHeaderName, useSourceIp (found ${keys.length === 0 ? 'none' : keys.join(', ')})` });
+    }
+    if (h.ringHash !== undefined && h.minimumRingSize !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['minimumRingSize'], message: 'minimumRingSize is the deprecated form of ringHash.minimumRingSize: set one of them' });
     }
   });
 
@@ -118,3 +129,6 @@ export type DestinationRuleSpec = z.output<typeof DestinationRuleSpecSchema>;
 export type TrafficPolicy = z.output<typeof TrafficPolicySchema>;
 export type Subset = DestinationRuleSpec['subsets'][number];
 export type LoadBalancerSettings = z.output<typeof LoadBalancerSettingsSchema>;
+export type ConsistentHash = NonNullable<LoadBalancerSettings['consistentHash']>;
+export type ConnectionPool = NonNullable<TrafficPolicy['connectionPool']>;
+export type OutlierDetection = NonNullable<TrafficPolicy['outlierDetection']>;

@@ -116,7 +116,8 @@ export const labelsSchema = z.record(z.string(), z.string({ error: 'a label valu
 export const StringMatchSchema = istioMessage('istio.networking.v1.StringMatch', {
   exact: z.string().optional(),
   prefix: z.string().optional(),
-  regex: z.string().refine(isRegExp, 'regex does not compile').optional(),
+  // "*" is not a regex: Istio's translation reads it as "present" (canBeConvertedToPresentMatch).
+  regex: z.string().refine((r) => r === '*' || isRegExp(r), 'regex does not compile').optional(),
 }).superRefine((m, ctx) => {
   const set = (['exact', 'prefix', 'regex'] as const).filter((k) => m[k] !== undefined);
   if (set.length !== 1) {

@@ -17,8 +17,8 @@ export interface Received {
   readonly request: DiscoveryRequest;
 }
 
-/** 200 with a JSON DiscoveryResponse, or any other status (304, 503...) with no body. */
-export type Reply = { readonly status: 200; readonly json: unknown } | { readonly status: number };
+/** 200 with a JSON DiscoveryResponse, or any other status (304, 503...) with no body; optional extra headers. */
+export type Reply = ({ readonly status: 200; readonly json: unknown } | { readonly status: number }) & { readonly headers?: Readonly<Record<string, string>> };
 
 export type Handler = (received: Received) => Reply | Promise<Reply>;
 
@@ -38,9 +38,9 @@ export class FakeXdsServer {
         void Promise.resolve(this.handler(received)).then((reply) => {
           if (res.destroyed) return;
           if (reply.status === 200 && 'json' in reply) {
-            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(reply.json));
+            res.writeHead(200, { ...reply.headers, 'content-type': 'application/json' }).end(JSON.stringify(reply.json));
           } else {
-            res.writeHead(reply.status).end();
+            res.writeHead(reply.status, reply.headers).end();
           }
         });
       });

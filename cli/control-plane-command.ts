@@ -1,0 +1,103 @@
+// `nodevoy control-plane --config-dir DIR`: serve the Istio YAML of DIR over xDS REST-JSON (with long-poll
+// push and /debug pages), re-translating on every change; `--validate` prints every load, validation and
+// conflict error instead (`file[doc]:line Kind ns/name: path: message`) and exits 1 if there is any.
+
+import type { Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { loadIstioDirectory } from '../control-plane/istio/load.ts';
+import { startControlPlane } from '../control-plane/server/control-plane.ts';
+import { ISTIO_TRANSLATION } from '../control-plane/server/istio-source.ts';
+import { formatMeshError } from '../control-plane/server/mesh-source.ts';
+import { realClock, realRandom } from '../proxy/common/clock.ts';
+import { createLogger, parseLogLevel } from '../proxy/common/logger.ts';
+
+export const CONTROL_PLANE_USAGE = 'usage: nodevoy control-plane --config-dir DIR [--address 127.0.0.1] [--port 15010] [-l info] [--validate]\n';
+
+export interface ControlPlaneArgs {
+  readonly configDir: string;
+  readonly address: string;
+  readonly port: number;
+  readonly logLevel: string;
+  readonly validate: boolean;
+}
+
+export interface CommandIo {
+  readonly out: Writable;
+  readonly err: Writable;
+}
+
+const STDIO: CommandIo = { out: process.stdout, err: process.stderr };
+
+/** Flags, or every problem with them. A lone positional DIR is the config dir (`--validate DIR`). */
+export function parseControlPlaneArgs(argv: readonly string[]): { ok: true; args: ControlPlaneArgs } | { ok: false; errors: string[] } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv], allowPositionals: true, strict: true,
+      options: {
+        'config-dir': { type: 'string' }, address: { type: 'string' }, port: { type: 'string' },
+        'log-level': { type: 'string', short: 'l' }, validate: { type: 'boolean' },
+      },
+    });
+  } catch (e) {
+    return { ok: false, errors: [(e as Error).message] };
+  }
+  const v = parsed.values;
+  const errors: string[] = [];
+  const dirs = [...(v['config-dir'] === undefined ? [] : [v['config-dir']]), ...parsed.positionals];
+  if (dirs.length !== 1) errors.push(dirs.length === 0 ? '--config-dir DIR is required' : `one config directory expected, got ${dirs.join(', ')}`);
+  const port = Number(v.port ?? '15010');
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) errors.push(`--port: "${v.port}" is not a port number`);
+  const logLevel = v['log-level'] ?? 'info';
+  if (parseLogLevel(logLevel) === undefined) errors.push(`--log-level: "${logLevel}" is not a log level`);
+  if (errors.length > 0) return { ok: false, errors };
+  return { ok: true, args: { configDir: dirs[0]!, address: v.address ?? '127.0.0.1', port, logLevel, validate: v.validate ?? false } };
+}
+
+export async function runControlPlane(argv: string[], io: CommandIo = STDIO): Promise<number> {
+  const parsed = parseControlPlaneArgs(argv);
+  if (!parsed.ok) {
+    for (const e of parsed.errors) io.err.write(`nodevoy control-plane: ${e}\n`);
+    io.err.write(CONTROL_PLANE_USAGE);
+    return 1;
+  }
+  const args = parsed.args;
+  return args.validate ? validate(args.configDir, io) : serve(args, io);
+}
+
+/** The same load and translation the server runs, reported instead of served. */
+async function validate(dir: string, io: CommandIo): Promise<number> {
+  const load = await loadIstioDirectory(dir);
+  const translated = ISTIO_TRANSLATION.translateMesh(load.resources);
+  const errors = [...load.errors, ...translated.errors];
+  for (const e of errors) io.out.write(`${formatMeshError(e)}\n`);
+  for (const d of load.deferred) io.err.write(`${d.file}[${d.document}]: ${d.resource.kind} ${d.resource.namespace ?? 'default'}/${d.resource.name ?? '?'} skipped: ${d.reason}\n`);
+  if (errors.length > 0) {
+    io.out.write(`${dir}: ${errors.length} error${errors.length === 1 ? '' : 's'}\n`);
+    return 1;
+  }
+  io.out.write(`${dir}: OK (${load.resources.length} resources)\n`);
+  return 0;
+}
+
+async function serve(args: ControlPlaneArgs, io: CommandIo): Promise<number> {
+  const log = createLogger(args.logLevel).get('config');
+  let controlPlane;
+  try {
+    controlPlane = await startControlPlane({
+      configDir: args.configDir, host: args.address, port: args.port, clock: realClock, random: realRandom,
+      translation: ISTIO_TRANSLATION, logger: log,
+    });
+  } catch (e) {
+    io.err.write(`nodevoy control-plane: ${(e as Error).message}\n`);
+    return 1;
+  }
+  io.out.write(`nodevoy control-plane serving ${args.configDir} on ${controlPlane.server.url} (xDS REST-JSON + long-poll, /debug/syncz)\n`);
+  const stop = (signal: string): void => {
+    log.info(`${signal}: shutting down`);
+    void controlPlane.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  return new Promise<number>(() => { /* runs until a signal */ });
+}

@@ -1,0 +1,59 @@
+// `nodevoy control-plane`: the config directory watched into an Istio mesh source, served over xDS REST-JSON
+// with long-poll push and debug pages. Resolves once the first scan is applied and the port is bound.
+
+import type { Clock, Random } from '../../proxy/common/clock.ts';
+import { watchIstioDirectory } from './config-watch.ts';
+import type { Translation } from './istio-source.ts';
+import { createIstioMeshSource } from './istio-source.ts';
+import type { ServerLogger, XdsServer } from './xds-server.ts';
+import { startXdsServer } from './xds-server.ts';
+
+export interface ControlPlaneOptions<M> {
+  readonly configDir: string;
+  readonly host: string;
+  readonly port: number;
+  readonly clock: Clock;
+  readonly random?: Random;
+  readonly translation: Translation<M>;
+  readonly logger?: ServerLogger;
+  readonly debounceMs?: number;
+}
+
+export interface ControlPlane {
+  readonly server: XdsServer;
+  close(): Promise<void>;
+}
+
+export async function startControlPlane<M>(options: ControlPlaneOptions<M>): Promise<ControlPlane> {
+  const source = createIstioMeshSource(options.translation);
+  const logger = options.logger;
+  const watch = watchIstioDirectory(options.configDir, {
+    clock: options.clock,
+    ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
+    onChange(load) {
+      const before = source.generation();
+      source.update(load);
+      const errors = source.configErrors().length;
+      if (source.generation() !== before) logger?.info(`mesh generation ${source.generation()}: ${load.resources.length} resources, ${errors} config errors`);
+    },
+    onError: (message) => logger?.warning(message),
+  });
+  await watch.ready;
+  try {
+    const server = await startXdsServer({
+      host: options.host, port: options.port, clock: options.clock, source,
+      ...(options.random === undefined ? {} : { random: options.random }),
+      ...(logger === undefined ? {} : { logger }),
+    });
+    return {
+      server,
+      async close() {
+        watch.close();
+        await server.close();
+      },
+    };
+  } catch (e) {
+    watch.close();
+    throw e;
+  }
+}

@@ -1,0 +1,179 @@
+// The control plane's HTTP server (node:http): Envoy's REST-JSON xDS (`POST /v3/discovery:<type>`, 304 when
+// the proxy already has the current version), nodevoy's long-poll push on the same endpoints, per-proxy
+// ACK/NACK bookkeeping, and the debug pages.
+
+import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { LONG_POLL_HEADER, WAIT_HEADER } from '../../control-client/long-poll-transport.ts';
+import type { DiscoveryRequest } from '../../control-client/types.ts';
+import type { Clock, Random } from '../../proxy/common/clock.ts';
+import type { XdsKind } from '../xds/snapshot.ts';
+import { XDS_TYPES } from '../xds/snapshot.ts';
+import { handleDebug, text } from './debug-endpoints.ts';
+import type { DebugContext } from './debug-endpoints.ts';
+import { parseDiscoveryRequest } from './discovery-request.ts';
+import { DEFAULT_MAX_WAIT_SECONDS, parseWait, WaitList } from './long-poll.ts';
+import type { MeshSource } from './mesh-source.ts';
+import { formatMeshError } from './mesh-source.ts';
+import { SnapshotCache, type Entry } from './snapshot-cache.ts';
+import { SyncTracker } from './sync-status.ts';
+
+/** A DiscoveryRequest body larger than this is refused (413): a request is a node and some names. */
+const MAX_REQUEST_BYTES = 1 << 20;
+const DISCOVERY_PREFIX = '/v3/discovery:';
+
+/** The subset of a component logger the server writes to (proxy/common/logger.ts ComponentLogger fits). */
+export interface ServerLogger {
+  info(msg: string): void;
+  warning(msg: string): void;
+}
+
+export interface XdsServerOptions {
+  readonly host: string;
+  /** 0 = any free port (read it back from `port`). */
+  readonly port: number;
+  readonly clock: Clock;
+  /** Makes nonces unique across restarts; without it nonces are a plain counter. */
+  readonly random?: Random;
+  readonly source: MeshSource;
+  readonly logger?: ServerLogger;
+  /** `DiscoveryResponse.control_plane.identifier`; default `nodevoy-control-plane`. */
+  readonly identifier?: string;
+  /** Longest long-poll hold granted and advertised in `x-nodevoy-long-poll`; default 60 s. */
+  readonly maxWaitSeconds?: number;
+}
+
+export interface XdsServer {
+  readonly host: string;
+  readonly port: number;
+  /** `http://host:port`. */
+  readonly url: string;
+  /** Requests currently held by long-poll. */
+  heldRequests(): number;
+  /** Answers held requests (304), closes every connection and stops listening. */
+  close(): Promise<void>;
+}
+
+const kindOfPath = (name: string): XdsKind | undefined => (Object.hasOwn(XDS_TYPES, name) ? name as XdsKind : undefined);
+
+export async function startXdsServer(options: XdsServerOptions): Promise<XdsServer> {
+  const { clock, source } = options;
+  const maxWaitSeconds = options.maxWaitSeconds ?? DEFAULT_MAX_WAIT_SECONDS;
+  const identifier = options.identifier ?? 'nodevoy-control-plane';
+  const cache = new SnapshotCache(source);
+  const tracker = new SyncTracker(clock);
+  const waiting = new WaitList(clock);
+  const debug: DebugContext = { source, cache, tracker };
+  const noncePrefix = options.random === undefined ? '' : `${options.random.nextUint32().toString(36)}-`;
+  let nonceSeq = 0;
+  /** Every discovery answer advertises long-poll, so a nodevoy REST client upgrades (control-client/README.md). */
+  const advertised = { [LONG_POLL_HEADER]: String(maxWaitSeconds) };
+
+  const unsubscribe = source.onChange(() => waiting.changed());
+
+  /** The proxy's snapshot entry, or undefined once a 400 (unusable node) or 500 (build failed) is written. */
+  function lookup(res: ServerResponse, kind: XdsKind, request: DiscoveryRequest): Entry | undefined {
+    try {
+      const entry = cache.entry(request.node);
+      if (entry.ok) return entry.value;
+      text(res, 400, `invalid node:\n${entry.errors.map(formatMeshError).join('\n')}\n`, advertised);
+    } catch (e) {
+      // The mesh source (translation) failing for this proxy is the server's fault, not the request's.
+      options.logger?.warning(`xDS ${kind} for ${String(request.node['id'])}: ${(e as Error).message}`);
+      text(res, 500, `cannot build ${kind} for this proxy: ${(e as Error).message}\n`, advertised);
+    }
+    return undefined;
+  }
+
+  /** Answers 200 with the current version if the proxy has not seen it (or 400/500); false when nothing was sent. */
+  function answerIfNew(res: ServerResponse, kind: XdsKind, request: DiscoveryRequest): boolean {
+    const entry = lookup(res, kind, request);
+    if (entry === undefined) return true;
+    const proxyId = entry.identity.id;
+    const answer = cache.answer(entry, kind, request.resource_names);
+    if (tracker.hasSeen(proxyId, kind, request, answer.version)) {
+      if (request.version_info === answer.version) tracker.adopt(proxyId, kind, request);
+      return false;
+    }
+    const nonce = `${noncePrefix}${++nonceSeq}`;
+    tracker.sent(proxyId, kind, answer.version, nonce);
+    // The resources' JSON is shared by every proxy asking for the same selection this generation.
+    const body = `{"version_info":${JSON.stringify(answer.version)},"resources":${answer.resourcesJson},"type_url":${JSON.stringify(XDS_TYPES[kind])},` +
+      `"nonce":${JSON.stringify(nonce)},"control_plane":{"identifier":${JSON.stringify(identifier)}}}`;
+    res.writeHead(200, { ...advertised, 'content-type': 'application/json' }).end(body);
+    return true;
+  }
+
+  function discovery(req: IncomingMessage, res: ServerResponse, kind: XdsKind, body: string): void {
+    const parsed = parseDiscoveryRequest(body, XDS_TYPES[kind]);
+    if (!parsed.ok) return text(res, 400, `invalid DiscoveryRequest:\n${parsed.errors.join('\n')}\n`, advertised);
+    const request = parsed.request;
+    const wait = parseWait(req.headers[WAIT_HEADER], maxWaitSeconds);
+    if (!wait.ok) return text(res, 400, `${wait.message}\n`, advertised);
+    const entry = lookup(res, kind, request);
+    if (entry === undefined) return;
+    tracker.observe(entry.identity, kind, request);
+    if (answerIfNew(res, kind, request)) return;
+    const notModified = (): void => void res.writeHead(304, advertised).end();
+    if (wait.seconds === 0) return notModified();
+    waiting.hold(res, wait.seconds * 1_000, () => answerIfNew(res, kind, request), notModified);
+  }
+
+  function route(req: IncomingMessage, res: ServerResponse, body: string): void {
+    const url = new URL(req.url ?? '/', 'http://control-plane');
+    if (url.pathname.startsWith(DISCOVERY_PREFIX)) {
+      const name = url.pathname.slice(DISCOVERY_PREFIX.length);
+      const kind = kindOfPath(name);
+      if (kind === undefined) {
+        return text(res, 400, `unknown xDS type "${name}": this control plane serves ${Object.keys(XDS_TYPES).map((k) => DISCOVERY_PREFIX + k).join(', ')}\n`, advertised);
+      }
+      if (req.method !== 'POST') return text(res, 405, `${url.pathname} takes POST with a JSON DiscoveryRequest\n`, { allow: 'POST' });
+      return discovery(req, res, kind, body);
+    }
+    if (req.method === 'GET' && handleDebug(debug, url, res)) return;
+    text(res, 404, `no such endpoint: ${req.method ?? ''} ${url.pathname}\n`);
+  }
+
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_REQUEST_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (size > MAX_REQUEST_BYTES) return text(res, 413, `request body over ${MAX_REQUEST_BYTES} bytes\n`);
+      route(req, res, Buffer.concat(chunks).toString('utf8'));
+    });
+  });
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+  options.logger?.info(`xDS REST and debug endpoints listening on ${url}`);
+  return {
+    host: options.host,
+    port,
+    url,
+    heldRequests: () => waiting.size,
+    async close() {
+      unsubscribe();
+      waiting.expireAll();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      for (const s of sockets) s.destroySoon();
+      await closed;
+    },
+  };
+}

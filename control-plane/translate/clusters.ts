@@ -1,0 +1,77 @@
+// Outbound clusters and endpoints of the registry: one cluster per (service host, HTTP port) and one per
+// DestinationRule subset, named like Istio's; STATIC services are EDS clusters with a ClusterLoadAssignment
+// each (subset clusters keep the endpoints whose labels match), DNS services resolve inline.
+
+import type { DestinationRule } from '../istio/resources.ts';
+import type { ServicePort } from '../istio/service-entry.ts';
+import type { EnvoyResource } from '../xds/snapshot.ts';
+import type { MeshEndpoint, MeshService } from './mesh.ts';
+import { CONFIG_SOURCE, labelsMatch, outboundClusterName } from './names.ts';
+import { effectivePolicy, policyClusterFields } from './traffic-policy.ts';
+
+interface Target {
+  readonly address: string;
+  readonly port: number;
+  readonly weight: number | undefined;
+}
+
+export function buildServiceClusters(services: ReadonlyMap<string, MeshService>, rules: ReadonlyMap<string, DestinationRule>):
+  { clusters: EnvoyResource[]; endpoints: EnvoyResource[] } {
+  const clusters: EnvoyResource[] = [];
+  const endpoints: EnvoyResource[] = [];
+  for (const service of services.values()) {
+    const dr = rules.get(service.host);
+    const subsets = [{ name: '', labels: {} }, ...(dr?.spec.subsets ?? [])];
+    for (const port of service.httpPorts) {
+      for (const subset of subsets) {
+        const name = outboundClusterName(port.number, subset.name, service.host);
+        const targets = targetsOf(service, port, subset.labels);
+        const { cluster, assignment } = discovery(service, name, targets);
+        clusters.push({ name, ...cluster, ...policyClusterFields(effectivePolicy(dr, subset.name, port.number)) });
+        if (assignment !== undefined) endpoints.push(assignment);
+      }
+    }
+  }
+  return { clusters, endpoints };
+}
+
+/**
+ * The endpoints a cluster of `port` reaches: port = WorkloadEntry.ports[port name] ?? targetPort ?? number.
+ * A DNS service without endpoints resolves its own host (Istio's behaviour for external services).
+ */
+function targetsOf(service: MeshService, port: ServicePort, subsetLabels: Readonly<Record<string, string>>): Target[] {
+  const fallbackPort = port.targetPort ?? port.number;
+  const { resolution, workloadSelector } = service.entry.spec;
+  if (service.endpoints.length === 0 && workloadSelector === undefined && resolution !== 'STATIC') {
+    return Object.keys(subsetLabels).length === 0 ? [{ address: service.host, port: fallbackPort, weight: undefined }] : [];
+  }
+  return service.endpoints
+    .filter((e: MeshEndpoint) => labelsMatch(subsetLabels, e.labels))
+    .map((e) => ({ address: e.address, port: (port.name === undefined ? undefined : e.ports[port.name]) ?? fallbackPort, weight: e.weight }));
+}
+
+function loadAssignment(name: string, targets: readonly Target[]): EnvoyResource {
+  if (targets.length === 0) return { cluster_name: name };
+  return {
+    cluster_name: name,
+    endpoints: [{
+      lb_endpoints: targets.map((t) => ({
+        endpoint: { address: { socket_address: { address: t.address, port_value: t.port } } },
+        ...(t.weight === undefined ? {} : { load_balancing_weight: t.weight }),
+      })),
+    }],
+  };
+}
+
+/**
+ * STATIC → EDS (service_name = the cluster name, endpoints served over REST); DNS → STRICT_DNS;
+ * DNS_ROUND_ROBIN → LOGICAL_DNS, which takes exactly one address (STRICT_DNS otherwise).
+ */
+function discovery(service: MeshService, name: string, targets: readonly Target[]): { cluster: Record<string, unknown>; assignment?: EnvoyResource } {
+  const resolution = service.entry.spec.resolution;
+  if (resolution === 'STATIC') {
+    return { cluster: { type: 'EDS', eds_cluster_config: { eds_config: CONFIG_SOURCE, service_name: name } }, assignment: loadAssignment(name, targets) };
+  }
+  const type = resolution === 'DNS_ROUND_ROBIN' && targets.length === 1 ? 'LOGICAL_DNS' : 'STRICT_DNS';
+  return { cluster: { type, load_assignment: loadAssignment(name, targets) } };
+}

@@ -1,0 +1,238 @@
+// translateMesh: indexes the loaded Istio resources once (services and their endpoints by host,
+// VirtualServices and DestinationRules by resolved host, rate limit patches) and reports what Istio's
+// analyzers would: hosts claimed twice (the first in load order wins) and references to missing hosts,
+// ports and subsets (IST0101). The proxy-independent xDS resources (clusters, endpoints) are built here.
+
+import { isIP } from 'node:net';
+import { toConfigErrors } from '../../proxy/config/schema-kit.ts';
+import { LocalRateLimitSchema } from '../../proxy/filters/http/local-ratelimit/schema.ts';
+import type { IstioConfigError } from '../istio/load.ts';
+import type {
+  DestinationRule, EnvoyFilter, IstioResource, ServiceEntry, VirtualService, WorkloadEntry,
+} from '../istio/resources.ts';
+import type { ServicePort } from '../istio/service-entry.ts';
+import type { Destination } from '../istio/virtual-service.ts';
+import type { EnvoyResource } from '../xds/snapshot.ts';
+import { buildServiceClusters } from './clusters.ts';
+import { labelsMatch, resolveHost } from './names.ts';
+
+/** One endpoint of a service: an inline ServiceEntry endpoint or a selected WorkloadEntry. */
+export interface MeshEndpoint {
+  readonly address: string;
+  /** Port name → the workload's port for it. */
+  readonly ports: Readonly<Record<string, number>>;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly weight: number | undefined;
+}
+
+/** Protocols nodevoy proxies (the others need TCP/TLS proxying, which it does not have). */
+const HTTP_PROTOCOLS: ReadonlySet<string> = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
+
+/** A registry service: one host of a ServiceEntry. */
+export interface MeshService {
+  readonly host: string;
+  readonly namespace: string;
+  readonly entry: ServiceEntry;
+  /** Every declared port (GetDestinationCluster's "single port" rule counts them all). */
+  readonly ports: readonly ServicePort[];
+  /** The ports nodevoy routes: HTTP-family protocols, or no protocol (Istio sniffs; nodevoy speaks HTTP). */
+  readonly httpPorts: readonly ServicePort[];
+  readonly endpoints: readonly MeshEndpoint[];
+}
+
+/** An inbound local rate limit (EnvoyFilter patch) and the workloads it selects. */
+export interface RateLimitPatch {
+  readonly namespace: string;
+  /** undefined: every workload of the namespace (of the mesh, in the root namespace). */
+  readonly selector: Readonly<Record<string, string>> | undefined;
+  /** The HttpFilter to insert before the router. */
+  readonly filter: EnvoyResource;
+}
+
+export interface Mesh {
+  readonly services: ReadonlyMap<string, MeshService>;
+  /** Mesh-bound VirtualServices by resolved host. */
+  readonly virtualServices: ReadonlyMap<string, VirtualService>;
+  readonly destinationRules: ReadonlyMap<string, DestinationRule>;
+  readonly rateLimits: readonly RateLimitPatch[];
+  /** Outbound clusters and their ClusterLoadAssignments: the same for every proxy. */
+  readonly clusters: readonly EnvoyResource[];
+  readonly endpoints: readonly EnvoyResource[];
+}
+
+/** Istio's root namespace: an EnvoyFilter there applies to the whole mesh. */
+export const ROOT_NAMESPACE = 'istio-system';
+const MESH_GATEWAY = 'mesh';
+
+function errorAt(r: IstioResource, path: string, kind: IstioConfigError['kind'], message: string): IstioConfigError {
+  return { ...r.source, resource: { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name }, path, kind, message };
+}
+
+const describe = (r: IstioResource) => `${r.kind} ${r.metadata.namespace}/${r.metadata.name} (${r.source.file} document ${r.source.document})`;
+
+export function translateMesh(resources: readonly IstioResource[]): { mesh: Mesh; errors: readonly IstioConfigError[] } {
+  const errors: IstioConfigError[] = [];
+  const of = <K extends IstioResource['kind']>(kind: K) => resources.filter((r): r is Extract<IstioResource, { kind: K }> => r.kind === kind);
+  const services = indexServices(of('ServiceEntry'), of('WorkloadEntry'), errors);
+  const destinationRules = indexDestinationRules(of('DestinationRule'), services, errors);
+  const virtualServices = indexVirtualServices(of('VirtualService'), services, destinationRules, errors);
+  const rateLimits = of('EnvoyFilter').flatMap((ef) => rateLimitPatches(ef, errors));
+  const { clusters, endpoints } = buildServiceClusters(services, destinationRules);
+  return { mesh: { services, virtualServices, destinationRules, rateLimits, clusters, endpoints }, errors };
+}
+
+/** WorkloadEntries by namespace and by each `label=value` they carry, so a selector looks up candidates, not the mesh. */
+class WorkloadIndex {
+  private readonly byLabel = new Map<string, WorkloadEntry[]>();
+  private readonly byNamespace = new Map<string, WorkloadEntry[]>();
+
+  constructor(workloads: readonly WorkloadEntry[]) {
+    for (const we of workloads) {
+      const ns = we.metadata.namespace;
+      push(this.byNamespace, ns, we);
+      for (const [k, v] of Object.entries(we.spec.labels)) push(this.byLabel, `${ns}\n${k}=${v}`, we);
+    }
+  }
+
+  /** The namespace's workloads whose labels include `selector`, in load order. */
+  select(namespace: string, selector: Readonly<Record<string, string>>): WorkloadEntry[] {
+    const first = Object.entries(selector)[0];
+    const candidates = (first === undefined ? this.byNamespace.get(namespace) : this.byLabel.get(`${namespace}\n${first[0]}=${first[1]}`)) ?? [];
+    return candidates.filter((we) => labelsMatch(selector, we.spec.labels));
+  }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}
+
+function indexServices(entries: readonly ServiceEntry[], workloadEntries: readonly WorkloadEntry[], errors: IstioConfigError[]): Map<string, MeshService> {
+  const services = new Map<string, MeshService>();
+  const workloads = new WorkloadIndex(workloadEntries);
+  for (const se of entries) {
+    const { spec } = se;
+    if (spec.resolution === 'NONE') {
+      errors.push(errorAt(se, 'spec.resolution', 'not-implemented',
+        'resolution NONE (forward to the address the application dialled) needs original-destination clusters, which nodevoy does not implement; use STATIC or DNS'));
+      continue;
+    }
+    const httpPorts = spec.ports.filter((p, i) => {
+      if (p.protocol === undefined || HTTP_PROTOCOLS.has(p.protocol)) return true;
+      errors.push(errorAt(se, `spec.ports[${i}].protocol`, 'not-implemented',
+        `port ${p.number} (${p.protocol}): nodevoy proxies HTTP only, so this port gets no route, cluster or listener`));
+      return false;
+    });
+    const endpoints = serviceEndpoints(se, workloads, errors);
+    spec.hosts.forEach((host, k) => {
+      const first = services.get(host);
+      if (first !== undefined) {
+        errors.push(errorAt(se, `spec.hosts[${k}]`, 'invalid',
+          `host "${host}" is already declared by ${describe(first.entry)}, which was loaded first and is used; this declaration is ignored`));
+        return;
+      }
+      services.set(host, { host, namespace: se.metadata.namespace, entry: se, ports: spec.ports, httpPorts, endpoints });
+    });
+  }
+  return services;
+}
+
+/** Inline endpoints, or the namespace's WorkloadEntries the workloadSelector matches (as a Service selects pods). */
+function serviceEndpoints(se: ServiceEntry, workloads: WorkloadIndex, errors: IstioConfigError[]): MeshEndpoint[] {
+  const needsIp = se.spec.resolution === 'STATIC';
+  const out: MeshEndpoint[] = [];
+  const add = (owner: IstioResource, path: string, e: { address: string; ports: Record<string, number>; labels: Record<string, string>; weight?: number | undefined }) => {
+    if (needsIp && isIP(e.address) === 0) {
+      errors.push(errorAt(owner, path, 'invalid', `"${e.address}" is not an IP address: resolution STATIC needs IP endpoints (use resolution DNS for host names)`));
+      return;
+    }
+    out.push({ address: e.address, ports: e.ports, labels: e.labels, weight: e.weight || undefined });
+  };
+  se.spec.endpoints.forEach((e, i) => add(se, `spec.endpoints[${i}].address`, e));
+  const selector = se.spec.workloadSelector?.labels;
+  if (selector !== undefined) {
+    for (const we of workloads.select(se.metadata.namespace, selector)) add(we, 'spec.address', we.spec);
+  }
+  return out;
+}
+
+function indexDestinationRules(rules: readonly DestinationRule[], services: ReadonlyMap<string, MeshService>,
+  errors: IstioConfigError[]): Map<string, DestinationRule> {
+  const byHost = new Map<string, DestinationRule>();
+  for (const dr of rules) {
+    const host = resolveHost(dr.spec.host, dr.metadata.namespace);
+    const first = byHost.get(host);
+    if (first !== undefined) {
+      errors.push(errorAt(dr, 'spec.host', 'invalid',
+        `host "${host}" already has ${describe(first)}, which was loaded first and is used; this DestinationRule is ignored (Istio's analyzer: conflicting destination rules)`));
+      continue;
+    }
+    byHost.set(host, dr);
+    if (!services.has(host)) errors.push(errorAt(dr, 'spec.host', 'invalid', `no ServiceEntry declares host "${host}" (IST0101 ReferencedResourceNotFound)`));
+  }
+  return byHost;
+}
+
+function indexVirtualServices(list: readonly VirtualService[], services: ReadonlyMap<string, MeshService>,
+  rules: ReadonlyMap<string, DestinationRule>, errors: IstioConfigError[]): Map<string, VirtualService> {
+  const byHost = new Map<string, VirtualService>();
+  for (const vs of list) {
+    // Bound to gateways only: Istio's sidecars ignore it (gateways come with a later issue).
+    if (vs.spec.gateways.length > 0 && !vs.spec.gateways.includes(MESH_GATEWAY)) continue;
+    vs.spec.hosts.forEach((h, k) => {
+      const path = `spec.hosts[${k}]`;
+      if (h.includes('*')) {
+        errors.push(errorAt(vs, path, 'not-implemented', `wildcard host "${h}": nodevoy binds VirtualServices to registry hosts by exact name`));
+        return;
+      }
+      const host = resolveHost(h, vs.metadata.namespace);
+      const first = byHost.get(host);
+      if (first !== undefined) {
+        errors.push(errorAt(vs, path, 'invalid',
+          `host "${host}" is already claimed by ${describe(first)}, which was loaded first and is used; this VirtualService is ignored for that host (Istio's analyzer: IST0109 conflicting VirtualService hosts)`));
+        return;
+      }
+      byHost.set(host, vs);
+      if (!services.has(host)) errors.push(errorAt(vs, path, 'invalid', `no ServiceEntry declares host "${host}" (IST0101 ReferencedResourceNotFound)`));
+    });
+    vs.spec.http.forEach((route, i) => {
+      route.route.forEach((d, j) => checkDestination(vs, d.destination, `spec.http[${i}].route[${j}].destination`, services, rules, errors));
+      if (route.mirror !== undefined) checkDestination(vs, route.mirror, `spec.http[${i}].mirror`, services, rules, errors);
+    });
+  }
+  return byHost;
+}
+
+/** IST0101 ReferencedResourceNotFound for a destination's host, port and subset. */
+function checkDestination(vs: VirtualService, d: Destination, path: string, services: ReadonlyMap<string, MeshService>,
+  rules: ReadonlyMap<string, DestinationRule>, errors: IstioConfigError[]): void {
+  const host = resolveHost(d.host, vs.metadata.namespace);
+  const service = services.get(host);
+  if (service === undefined) {
+    errors.push(errorAt(vs, `${path}.host`, 'invalid', `no ServiceEntry declares host "${host}" (IST0101 ReferencedResourceNotFound): requests routed there get 503`));
+    return;
+  }
+  if (d.port !== undefined && !service.httpPorts.some((p) => p.number === d.port!.number)) {
+    errors.push(errorAt(vs, `${path}.port.number`, 'invalid', `host "${host}" has no HTTP port ${d.port.number} (IST0101 ReferencedResourceNotFound)`));
+  }
+  if (d.subset !== undefined && !rules.get(host)?.spec.subsets.some((s) => s.name === d.subset)) {
+    errors.push(errorAt(vs, `${path}.subset`, 'invalid', `no DestinationRule defines subset "${d.subset}" for host "${host}" (IST0101 ReferencedResourceNotFound): requests routed there get 503`));
+  }
+}
+
+/** Validates each patch's LocalRateLimit as the proxy will, so a bad one is reported here with its file. */
+function rateLimitPatches(ef: EnvoyFilter, errors: IstioConfigError[]): RateLimitPatch[] {
+  return ef.spec.configPatches.flatMap((p, i): RateLimitPatch[] => {
+    const parsed = LocalRateLimitSchema.safeParse(p.config);
+    if (!parsed.success) {
+      for (const e of toConfigErrors(parsed.error.issues, `spec.configPatches[${i}].patch.value.typed_config`)) errors.push(errorAt(ef, e.path, e.kind, e.message));
+      return [];
+    }
+    return [{
+      namespace: ef.metadata.namespace,
+      selector: ef.spec.workloadSelector?.labels,
+      filter: { name: p.filterName, typed_config: { '@type': p.typeUrl, ...p.config } },
+    }];
+  });
+}

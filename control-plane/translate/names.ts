@@ -1,0 +1,60 @@
+// The mesh's naming rules and Envoy JSON scalars: Istio host resolution (short names → FQDN), cluster
+// names (`outbound|<port>|<subset>|<host>`), the REST config source every emitted resource points at,
+// and Envoy's proto3 JSON forms of durations and percentages.
+
+/** Istio's default cluster DNS domain (the proxy's DNS_DOMAIN suffix): `<name>.<ns>.svc.cluster.local`. */
+export const DOMAIN_SUFFIX = 'cluster.local';
+
+/** The bootstrap cluster every proxy uses to reach the control plane. */
+export const XDS_CLUSTER = 'xds_cluster';
+
+/** Envoy's ConfigSource for REST-JSON xDS from the control plane (also what a real Envoy accepts). */
+export const CONFIG_SOURCE = Object.freeze({
+  resource_api_version: 'V3',
+  api_config_source: {
+    api_type: 'REST',
+    transport_api_version: 'V3',
+    cluster_names: [XDS_CLUSTER],
+    refresh_delay: '1s',
+  },
+});
+
+/** The RouteConfiguration name the outbound listener's HCM fetches over RDS. */
+export const OUTBOUND_ROUTE_NAME = 'outbound_http';
+export const OUTBOUND_LISTENER_NAME = 'virtualOutbound';
+
+/** Istio's ResolveShortnameToFQDN: a name without a dot is a service in `namespace`; others are as written. */
+export function resolveHost(host: string, namespace: string): string {
+  return host.includes('.') || host.includes('*') ? host : `${host}.${namespace}.svc.${DOMAIN_SUFFIX}`;
+}
+
+/** Istio's BuildSubsetKey: `outbound|<port>|<subset>|<host>`. */
+export function outboundClusterName(port: number, subset: string, host: string): string {
+  return `outbound|${port}|${subset}|${host}`;
+}
+
+/** The inbound cluster (and its route configuration) for a service port: `inbound|<port>||`. */
+export function inboundClusterName(port: number): string {
+  return `inbound|${port}||`;
+}
+
+/** A Duration in proto3 JSON ("10s", "0.030s") from milliseconds. */
+export function durationJson(ms: number): string {
+  return `${ms / 1000}s`;
+}
+
+/** Istio's translatePercentToFractionalPercent: a Percent (0-100, double) as millionths. */
+export function percentToFractional(value: number): { numerator: number; denominator: 'MILLION' } {
+  return { numerator: Math.round(value * 10_000), denominator: 'MILLION' };
+}
+
+/** Istio's translateIntegerToFractionalPercent: a whole percentage over HUNDRED. */
+export function integerPercent(value: number): { numerator: number; denominator: 'HUNDRED' } {
+  return { numerator: value, denominator: 'HUNDRED' };
+}
+
+/** labels.Instance.SubsetOf: every selector label is present with the same value. */
+export function labelsMatch(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {
+  for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) return false;
+  return true;
+}

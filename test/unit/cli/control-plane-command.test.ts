@@ -1,0 +1,108 @@
+// `nodevoy control-plane`: flag parsing, and --validate printing every load, validation and conflict error
+// as `file[doc]:line Kind ns/name: path: message` with exit 1, or OK with exit 0, without starting a server.
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseControlPlaneArgs, runControlPlane } from '../../../cli/control-plane-command.ts';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function meshDir(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'nodevoy-cp-'));
+  dirs.push(dir);
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+function capture() {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  out.on('data', (c: Buffer) => { stdout += c.toString(); });
+  err.on('data', (c: Buffer) => { stderr += c.toString(); });
+  return { io: { out, err }, text: () => ({ stdout, stderr }) };
+}
+
+const SERVICE = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: reviews}
+spec:
+  hosts: [reviews.default.svc.cluster.local]
+  ports: [{number: 9080, name: http, protocol: HTTP}]
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1}]
+`;
+const vs = (name: string, extra = '') => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ${name}}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews}${extra}
+`;
+
+describe('nodevoy control-plane flags', () => {
+  it.each([
+    [['--config-dir', 'mesh'], { configDir: 'mesh', address: '127.0.0.1', port: 15010, logLevel: 'info', validate: false }],
+    [['--validate', 'mesh'], { configDir: 'mesh', address: '127.0.0.1', port: 15010, logLevel: 'info', validate: true }],
+    [['--config-dir', 'm', '--address', '0.0.0.0', '--port', '0', '-l', 'debug'], { configDir: 'm', address: '0.0.0.0', port: 0, logLevel: 'debug', validate: false }],
+  ])('%j', (argv, args) => {
+    expect(parseControlPlaneArgs(argv)).toEqual({ ok: true, args });
+  });
+
+  it('reports every problem', () => {
+    const r = parseControlPlaneArgs(['--port', 'x', '-l', 'loud']);
+    expect(r).toEqual({ ok: false, errors: ['--config-dir DIR is required', '--port: "x" is not a port number', '--log-level: "loud" is not a log level'] });
+  });
+
+  it('exits 1 with the usage on bad flags', async () => {
+    const c = capture();
+    expect(await runControlPlane(['--bogus'], c.io)).toBe(1);
+    expect(c.text().stderr).toMatch(/Unknown option '--bogus'[\s\S]*usage: nodevoy control-plane/);
+  });
+});
+
+describe('nodevoy control-plane --validate', () => {
+  it('prints OK and exits 0 for a valid directory', async () => {
+    const dir = meshDir({ 'services.yaml': SERVICE, 'reviews.yaml': vs('reviews') });
+    const c = capture();
+    expect(await runControlPlane(['--config-dir', dir, '--validate'], c.io)).toBe(0);
+    expect(c.text().stdout).toBe(`${dir}: OK (2 resources)\n`);
+  });
+
+  it('prints every error with file, document, line, resource and path, and exits 1', async () => {
+    const dir = meshDir({
+      'services.yaml': SERVICE,
+      'reviews.yaml': `${vs('reviews', '\n    timeout: soon')}---\n${vs('other')}`,
+    });
+    const c = capture();
+    expect(await runControlPlane(['--validate', dir], c.io)).toBe(1);
+    const lines = c.text().stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe(`${join(dir, 'reviews.yaml')}[0]:9 VirtualService default/reviews: spec.http[0].timeout: "soon" is not a duration (expected e.g. "5s", "100ms", "1m", "1h", "2.5s")`);
+    // The invalid VirtualService is dropped, so the second one is the only claim on the host: no conflict.
+    expect(lines.slice(1)).toEqual([`${dir}: 1 error`]);
+  });
+
+  it('reports two VirtualServices claiming one host as a conflict', async () => {
+    const dir = meshDir({ 'services.yaml': SERVICE, 'reviews.yaml': `${vs('reviews')}---\n${vs('reviews-too')}` });
+    const c = capture();
+    expect(await runControlPlane(['--validate', dir], c.io)).toBe(1);
+    const [conflict, summary] = c.text().stdout.trimEnd().split('\n');
+    expect(conflict).toMatch(new RegExp(`^${join(dir, 'reviews.yaml').replace(/[.]/g, '\\.')}\\[1\\]:\\d+ VirtualService default/reviews-too: spec\\.hosts\\[0\\]: .*reviews`));
+    expect(summary).toBe(`${dir}: 1 error`);
+  });
+
+  it('reports an unreadable directory', async () => {
+    const c = capture();
+    expect(await runControlPlane(['--validate', join(tmpdir(), 'nodevoy-no-such-dir')], c.io)).toBe(1);
+    expect(c.text().stdout).toMatch(/nodevoy-no-such-dir\[0\]: \(root\): cannot read/);
+  });
+});

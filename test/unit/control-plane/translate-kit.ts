@@ -1,0 +1,97 @@
+// Shared by the translate-*.test.ts files: Istio YAML → mesh → one proxy's snapshot, lookups into the
+// snapshot by name, and the service registry the seed articles' YAML runs against.
+
+import { expect } from 'vitest';
+import { formatIstioError, loadIstioFiles } from '../../../control-plane/istio/load.ts';
+import { proxyIdentity, proxySnapshot, translateMesh, type Mesh } from '../../../control-plane/translate/index.ts';
+import type { ProxyIdentity, ProxySnapshot } from '../../../control-plane/xds/snapshot.ts';
+
+type Json = Record<string, unknown>;
+
+/** A mesh from YAML that must load without errors; translation errors are returned for the test to judge. */
+export function meshOf(yaml: string): { mesh: Mesh; errors: string[] } {
+  const loaded = loadIstioFiles([{ file: 'mesh.yaml', text: yaml }]);
+  expect(loaded.errors.map(formatIstioError)).toEqual([]);
+  const { mesh, errors } = translateMesh(loaded.resources);
+  return { mesh, errors: errors.map(formatIstioError) };
+}
+
+export function identity(metadata: Json = {}): ProxyIdentity {
+  const r = proxyIdentity({ id: 'sidecar-under-test', metadata });
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return r.value;
+}
+
+/** The snapshot of a proxy (default: namespace default, no labels) for a mesh whose YAML translates cleanly. */
+export function snapshotOf(yaml: string, metadata: Json = {}): ProxySnapshot {
+  const { mesh, errors } = meshOf(yaml);
+  expect(errors).toEqual([]);
+  return proxySnapshot(mesh, identity(metadata));
+}
+
+export function byName(resources: readonly Json[], name: string, key = 'name'): Json {
+  const r = resources.find((x) => x[key] === name);
+  if (r === undefined) throw new Error(`no resource named ${name} (have ${resources.map((x) => String(x[key])).join(', ')})`);
+  return r;
+}
+
+export function virtualHost(s: ProxySnapshot, name: string): Json {
+  return byName(s.routes[0]!['virtual_hosts'] as Json[], name);
+}
+
+/** The routes of the virtual host `<host>:<port>`. */
+export function routesOf(s: ProxySnapshot, name: string): Json[] {
+  return virtualHost(s, name)['routes'] as Json[];
+}
+
+export function hcmOf(listener: Json): Json {
+  const chains = listener['filter_chains'] as { filters: { typed_config: Json }[] }[];
+  return chains[0]!.filters[0]!.typed_config;
+}
+
+/** A STATIC HTTP service `<name>.<ns>.svc.cluster.local` on `port`, selecting workloads by `app: <name>`. */
+export function service(name: string, opts: { namespace?: string; port?: number; extra?: string } = {}): string {
+  const ns = opts.namespace ?? 'default';
+  return `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  hosts: [${name}.${ns}.svc.cluster.local]
+  ports: [{number: ${opts.port ?? 8080}, name: http, protocol: HTTP}]
+  resolution: STATIC
+  workloadSelector: {labels: {app: ${name}}}
+${opts.extra ?? ''}---
+`;
+}
+
+/** A WorkloadEntry `app: <app>, version: <version>` at `address`. */
+export function workload(app: string, version: string, address: string, namespace = 'default'): string {
+  return `apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: ${app}-${version}, namespace: ${namespace}}
+spec: {address: ${address}, labels: {app: ${app}, version: ${version}}}
+---
+`;
+}
+
+/**
+ * The registry the seed articles assume (their services as ServiceEntries, two versions each) plus the
+ * bookinfo DestinationRule that 004's article applies before its VirtualService (samples/bookinfo).
+ */
+export const SEED_REGISTRY = [
+  service('product-service') + workload('product-service', 'v1', '10.0.0.1') + workload('product-service', 'v2', '10.0.0.2'),
+  service('payment-service') + workload('payment-service', 'v1', '10.0.1.1') + workload('payment-service', 'v2', '10.0.1.2'),
+  service('payment-service', { namespace: 'production' }) + workload('payment-service', 'v1', '10.1.1.1', 'production') +
+    workload('payment-service', 'v2', '10.1.1.2', 'production'),
+  service('order-service') + workload('order-service', 'v1', '10.0.2.1') + workload('order-service', 'v2', '10.0.2.2'),
+  service('reviews', { port: 9080 }) + workload('reviews', 'v1', '10.0.3.1') + workload('reviews', 'v2', '10.0.3.2'),
+  `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+`,
+].join('');
