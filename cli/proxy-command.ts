@@ -42,7 +42,9 @@ export async function runProxy(argv: string[]): Promise<number> {
     if (server) void stop('quitquitquit', 0);
   };
   try {
-    server = await Server.start({ bootstrap: loaded.config, logger, onQuit: quit, commandLineOptions: commandLineOptions(opts) });
+    server = await Server.start({
+      bootstrap: loaded.config, logger, onQuit: quit, commandLineOptions: commandLineOptions(opts), drainTimeMs: opts.drainTimeS * 1000,
+    });
   } catch (err) {
     process.stderr.write(`nodevoy proxy: ${(err as Error).message}\n`);
     return 1;

@@ -117,7 +117,8 @@ function handlers(ctx: AdminContext): Handler[] {
     },
     {
       prefix: '/config_dump', help: 'dump current Envoy configs (experimental)', mutates: false,
-      handle: () => json(JSON.stringify(ctx.configDump(), null, 1)),
+      params: [['include_eds', 'Dump currently loaded configuration including EDS']],
+      handle: (query) => json(JSON.stringify(ctx.configDump({ includeEds: query.has('include_eds') }), null, 1)),
     },
     {
       prefix: '/healthcheck/fail', help: 'cause the server to fail health checks', mutates: true,

@@ -81,6 +81,7 @@ export function renderClustersText(clusters: Iterable<Cluster>): string {
     out += thresholdLines(c, 'DEFAULT');
     out += thresholdLines(c, 'HIGH');
     out += `${n}::added_via_api::${c.addedViaApi}\n`;
+    if (c.edsServiceName !== undefined) out += `${n}::eds_service_name::${c.edsServiceName}\n`;
     for (const h of c.hosts()) {
       const p = `${n}::${h.addressString}::`;
       for (const s of HOST_STATS) out += `${p}${s.name}::${h.stats[s.name]}\n`;
@@ -130,6 +131,7 @@ export function renderClustersJson(clusters: Iterable<Cluster>): string {
     name: c.name,
     observability_name: c.statName,
     added_via_api: c.addedViaApi,
+    ...(c.edsServiceName !== undefined ? { eds_service_name: c.edsServiceName } : {}),
     ...percentField('success_rate_ejection_threshold', c.outlierDetector?.successRateEjectionThreshold('ExternalOrigin'), (v) => v > 0),
     ...percentField('local_origin_success_rate_ejection_threshold', c.outlierDetector?.successRateEjectionThreshold('LocalOrigin'), (v) => v > 0),
     circuit_breakers: { thresholds: [thresholdsJson(c.circuitBreakers.default), thresholdsJson(c.circuitBreakers.high, 'HIGH')] },

@@ -28,8 +28,8 @@ export interface AdminContext {
   readonly stats: StatsStore;
   readonly clusterManager: ClusterManager;
   listeners(): readonly AdminListener[];
-  /** `{"configs": [...]}` in Envoy's order, private keys already redacted. */
-  configDump(): unknown;
+  /** `{"configs": [...]}` in Envoy's order, private keys already redacted; EDS only with ?include_eds. */
+  configDump(options: { readonly includeEds: boolean }): unknown;
   serverInfo(): ServerInfoSource;
   state(): ServerState;
   /** POST /quitquitquit (after the response is sent). */

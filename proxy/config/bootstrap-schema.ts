@@ -1,12 +1,13 @@
 // Wire schema of envoy.config.bootstrap.v3.Bootstrap for the implemented subset: node, admin,
-// static listeners and clusters, stats_flush_interval. Every other Bootstrap field is reported as not
-// implemented (dynamic_resources waits for the xDS work). Cross-references are checked in bootstrap.ts.
+// static listeners and clusters, dynamic_resources (LDS/CDS over REST), stats_flush_interval. Every other
+// Bootstrap field is reported as not implemented. Cross-references are checked in bootstrap.ts.
 
 import { z } from 'zod';
 import { BindAddressSchema } from './core-schema.ts';
 import { bool, duration, message, onlyValues, struct } from './schema-kit.ts';
 import { ListenerSchema } from '../listener/listener-schema.ts';
 import { ClusterSchema } from '../upstream/cluster-schema.ts';
+import { ConfigSourceSchema } from './config-source.ts';
 
 const LocalitySchema = message('envoy.config.core.v3.Locality', {
   region: z.string().optional(),
@@ -48,14 +49,21 @@ export const StaticResourcesSchema = message('envoy.config.bootstrap.v3.Bootstra
   clusters: z.array(ClusterSchema).optional(),
 }, { unimplemented: ['secrets'] });
 
+/** Bootstrap.DynamicResources: one LDS and one CDS source (ADS needs gRPC, which nodevoy does not speak yet). */
+export const DynamicResourcesSchema = message('envoy.config.bootstrap.v3.Bootstrap.DynamicResources', {
+  lds_config: ConfigSourceSchema.optional(),
+  cds_config: ConfigSourceSchema.optional(),
+}, { unimplemented: ['ads_config', 'lds_resources_locator', 'cds_resources_locator'] });
+
 export const BootstrapSchema = message('envoy.config.bootstrap.v3.Bootstrap', {
   node: NodeSchema.optional(),
   static_resources: StaticResourcesSchema.optional(),
+  dynamic_resources: DynamicResourcesSchema.optional(),
   admin: AdminSchema.optional(),
   // Period of the stats flush (histogram intervals, see stats/flush.ts); Envoy allows [1ms, 300s).
   stats_flush_interval: duration.refine((ms) => ms >= 1 && ms < 300_000, 'must be at least 1ms and less than 300s').optional(),
 }, {
-  unimplemented: ['node_context_params', 'dynamic_resources', 'cluster_manager', 'hds_config', 'flags_path',
+  unimplemented: ['node_context_params', 'cluster_manager', 'hds_config', 'flags_path',
     'stats_sinks', 'deferred_stat_options', 'stats_config', 'stats_flush_on_admin', 'watchdog', 'watchdogs',
     'tracing', 'layered_runtime', 'overload_manager', 'enable_dispatcher_stats', 'header_prefix',
     'stats_server_version_override', 'use_tcp_for_dns_lookups', 'dns_resolution_config',

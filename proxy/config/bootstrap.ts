@@ -1,16 +1,18 @@
 // Whole-bootstrap validation: runs the Bootstrap schema, then the cross-reference checks Envoy makes
 // (unique listener and cluster names, one listener per address, routes that name existing clusters and
-// configured filters), collecting every error with its path, and yields the frozen BootstrapConfig.
+// configured filters, config sources backed by a static non-EDS cluster), collecting every error with
+// its path, and yields the frozen BootstrapConfig.
 
 import { fail, joinPath, ok, type ConfigError, type Result } from '../common/result.ts';
-import { HCM_PATH_IN_LISTENER, hcmOf, ListenerSchema, type ListenerWire } from '../listener/listener-schema.ts';
-import { toHcmConfig, type HcmConfig } from '../http/hcm-schema.ts';
-import { buildRouteConfig } from '../route/route-config.ts';
-import type { RouteConfig } from '../route/types.ts';
+import { HCM_PATH_IN_LISTENER, ListenerSchema, type ListenerWire } from '../listener/listener-schema.ts';
+import { translateListener, type ListenerConfig } from '../listener/listener-config.ts';
 import { DEFAULT_STATS_FLUSH_INTERVAL_MS } from '../stats/flush.ts';
 import { ClusterSchema, type ClusterWire } from '../upstream/cluster-schema.ts';
 import { BootstrapSchema, type BootstrapWire } from './bootstrap-schema.ts';
+import { checkBackingCluster, translateConfigSource, type ConfigSourceConfig } from './config-source.ts';
 import { jsonName, parseWith, toConfigErrors } from './schema-kit.ts';
+
+export type { ListenerConfig } from '../listener/listener-config.ts';
 
 export interface NodeConfig {
   readonly id: string;
@@ -25,31 +27,14 @@ export interface AdminConfig {
   readonly port: number;
 }
 
-export interface ListenerConfig {
-  /** Listener.name; absent → `listener_<index>` (Envoy generates a UUID). */
-  readonly name: string;
-  readonly address: string;
-  /** 0 = an ephemeral port chosen at bind time. */
-  readonly port: number;
-  /** socket_address.ipv4_compat: an IPv6 `::` bind also accepts IPv4 (Envoy default false = IPv6 only). */
-  readonly ipv4Compat: boolean;
-  /** Listener.stat_prefix; '' = derive `listener.<address>_<port>.`. */
-  readonly statPrefix: string;
-  readonly trafficDirection: 'UNSPECIFIED' | 'INBOUND' | 'OUTBOUND';
-  /** enable_reuse_port (Envoy default true). */
-  readonly enableReusePort: boolean;
-  /** per_connection_buffer_limit_bytes (default 1 MiB). */
-  readonly perConnectionBufferLimitBytes: number;
-  readonly hcm: HcmConfig;
-  readonly routeConfig: RouteConfig;
-}
-
 export interface BootstrapConfig {
   readonly node: NodeConfig;
   /** Admin server bind address; undefined = no admin server (Envoy: admin without address). */
   readonly admin: AdminConfig | undefined;
   readonly listeners: readonly ListenerConfig[];
   readonly clusters: readonly ClusterWire[];
+  /** dynamic_resources: where LDS and CDS come from (null = not configured). */
+  readonly dynamicResources: { readonly lds: ConfigSourceConfig | null; readonly cds: ConfigSourceConfig | null };
   readonly statsFlushIntervalMs: number;
   /** The bootstrap exactly as given (deep-frozen copy), for /config_dump. */
   readonly configDump: unknown;
@@ -81,20 +66,27 @@ export function validateBootstrap(input: unknown, opts: BootstrapOptions = {}): 
   errors.push(...duplicateAddresses(listeners));
   const clusterExists = (name: string): boolean => clusterNames.some((c) => c.name === name);
 
-  const listenerConfigs: ListenerConfig[] = [];
+  const listenerConfigs: Indexed<ListenerConfig>[] = [];
   for (const { index, value } of listeners) {
-    const built = buildListener(value, index, clusterExists);
-    if (built.ok) listenerConfigs.push(built.value);
+    const built = translateListener(value, { path: `${LISTENERS}[${index}]`, defaultName: `listener_${index}`, clusterExists });
+    if (built.ok) listenerConfigs.push({ index, value: built.value });
     else errors.push(...built.errors);
   }
+  const primaryClusters = new Set(clusters.filter((c) => (c.value.type ?? 'STATIC') !== 'EDS').map((c) => c.value.name));
+  errors.push(...configSourceErrors(parsed.success ? parsed.data : undefined, listenerConfigs, clusters, primaryClusters));
   if (!parsed.success || errors.length > 0) return fail(errors);
 
   const wire = parsed.data;
+  const dynamic = wire.dynamic_resources;
   return ok(Object.freeze({
     node: nodeConfig(wire, opts),
     admin: adminConfig(wire),
-    listeners: Object.freeze(listenerConfigs),
+    listeners: Object.freeze(listenerConfigs.map((l) => l.value)),
     clusters: Object.freeze(clusters.map((c) => c.value)),
+    dynamicResources: Object.freeze({
+      lds: dynamic?.lds_config ? translateConfigSource(dynamic.lds_config) : null,
+      cds: dynamic?.cds_config ? translateConfigSource(dynamic.cds_config) : null,
+    }),
     statsFlushIntervalMs: wire.stats_flush_interval ?? DEFAULT_STATS_FLUSH_INTERVAL_MS,
     configDump: deepFreeze(structuredClone(input)),
   }));
@@ -163,34 +155,25 @@ function duplicateAddresses(listeners: readonly Indexed<ListenerWire>[]): Config
   return errors;
 }
 
-/** Builds one listener's model, including its route table (Envoy checks routes at listener load). */
-function buildListener(wire: ListenerWire, index: number, clusterExists: (name: string) => boolean): Result<ListenerConfig> {
-  const hcmPath = `${LISTENERS}[${index}].${HCM_PATH_IN_LISTENER}`;
-  const hcmWire = hcmOf(wire);
-  const routeWire = hcmWire.route_config;
-  if (routeWire === undefined) return fail([{ path: `${hcmPath}.route_config`, kind: 'invalid', message: 'required field is missing' }]);
-  const hcm = toHcmConfig(hcmWire, routeWire);
-  const filtersByName = new Map(hcm.httpFilters.map((f) => [f.name, f]));
-  const route = buildRouteConfig(routeWire, {
-    path: `${hcmPath}.route_config`,
-    // RouteConfiguration.validate_clusters defaults to true for an inline route_config.
-    ...(routeWire.validate_clusters !== false ? { clusterExists } : {}),
-    perFilterConfig: (filterName: string) => filtersByName.get(filterName)?.factory.perRouteSchema,
-  });
-  if (!route.ok) return route;
-  const socket = wire.address.socket_address;
-  return ok(Object.freeze({
-    name: wire.name !== undefined && wire.name !== '' ? wire.name : `listener_${index}`,
-    address: socket.address,
-    port: socket.port_value,
-    ipv4Compat: socket.ipv4_compat ?? false,
-    statPrefix: wire.stat_prefix ?? '',
-    trafficDirection: wire.traffic_direction ?? 'UNSPECIFIED',
-    enableReusePort: wire.enable_reuse_port ?? true,
-    perConnectionBufferLimitBytes: wire.per_connection_buffer_limit_bytes ?? 1024 * 1024,
-    hcm,
-    routeConfig: route.value,
-  }));
+/**
+ * Every ApiConfigSource in the bootstrap (dynamic_resources, static EDS clusters, static listeners' rds)
+ * must poll a static non-EDS cluster.
+ */
+function configSourceErrors(wire: BootstrapWire | undefined, listeners: readonly Indexed<ListenerConfig>[],
+  clusters: readonly Indexed<ClusterWire>[], primaryClusters: ReadonlySet<string>): ConfigError[] {
+  const errors: ConfigError[] = [];
+  const check = (source: ConfigSourceConfig, path: string): void => { errors.push(...checkBackingCluster(source, path, primaryClusters)); };
+  const dynamic = wire?.dynamic_resources;
+  if (dynamic?.lds_config) check(translateConfigSource(dynamic.lds_config), 'dynamic_resources.lds_config');
+  if (dynamic?.cds_config) check(translateConfigSource(dynamic.cds_config), 'dynamic_resources.cds_config');
+  for (const { index, value } of clusters) {
+    const eds = value.eds_cluster_config;
+    if (eds) check(translateConfigSource(eds.eds_config), `${CLUSTERS}[${index}].eds_cluster_config.eds_config`);
+  }
+  for (const { index, value } of listeners) {
+    if (value.hcm.rds) check(value.hcm.rds.configSource, `${LISTENERS}[${index}].${HCM_PATH_IN_LISTENER}.rds.config_source`);
+  }
+  return errors;
 }
 
 function nodeConfig(wire: BootstrapWire, opts: BootstrapOptions): NodeConfig {

@@ -102,6 +102,7 @@ export class ConnectionManager {
   /** Set while the listener drains: responses carry `connection: close`. */
   draining = false;
   private readonly active = new Set<ActiveStream>();
+  private idleWaiters: (() => void)[] = [];
 
   constructor(config: ConnectionManagerConfig, deps: ConnectionManagerDeps) {
     this.config = config;
@@ -121,9 +122,16 @@ export class ConnectionManager {
     return this.active.size;
   }
 
+  /** Resolves once no stream is in flight (a connection manager replaced by a listener update drains). */
+  idle(): Promise<void> {
+    if (this.active.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   /** @internal called by ActiveStream when it completes. */
   release(stream: ActiveStream): void {
     this.active.delete(stream);
+    if (this.active.size === 0 && this.idleWaiters.length > 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   /** @internal a filter or access logger threw outside a stream's reply path: log, keep serving. */

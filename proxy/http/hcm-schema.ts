@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { CidrRange } from './cidr.ts';
 import type { HttpFilterFactory } from './filter.ts';
 import { CidrRangeSchema } from '../config/core-schema.ts';
+import { ConfigSourceSchema, translateConfigSource, type ConfigSourceConfig } from '../config/config-source.ts';
 import { anyPayload, bool, duration, enumOf, forwardIssues, jsonName, message, onlyValues, typedConfig, uint32 } from '../config/schema-kit.ts';
 import { httpFilterByTypeUrl } from '../filters/http/registry.ts';
 // Registers the built-in HTTP filters, so that any code validating an HCM can resolve them.
@@ -132,11 +133,18 @@ function written(parsed: object, field: string): boolean {
   return field in parsed || jsonName(field) in parsed;
 }
 
+/** HttpConnectionManager.Rds: the route table comes from RDS under this name. */
+const RdsSchema = message('envoy.extensions.filters.network.http_connection_manager.v3.Rds', {
+  config_source: ConfigSourceSchema,
+  route_config_name: z.string().min(1, 'route_config_name must not be empty'),
+});
+
 export const HttpConnectionManagerSchema = message(HCM, {
   stat_prefix: z.string().min(1),
   // AUTO sniffs HTTP/2 prior knowledge; until HTTP/2 lands nodevoy's AUTO speaks HTTP/1 only.
   codec_type: enumOf(`${HCM}.CodecType`, ['AUTO', 'HTTP1'], ['HTTP2', 'HTTP3']).optional(),
   route_config: RouteConfigurationSchema.optional(),
+  rds: RdsSchema.optional(),
   http_filters: HttpFiltersSchema,
   generate_request_id: bool.optional(),
   preserve_external_request_id: bool.optional(),
@@ -166,7 +174,7 @@ export const HttpConnectionManagerSchema = message(HCM, {
   // false (Envoy's default): the proxy answers `Expect: 100-continue` itself, which node:http does.
   proxy_100_continue: onlyValues(bool, [false], 'proxy_100_continue').optional(),
 }, {
-  unimplemented: ['delayed_close_timeout', 'add_user_agent', 'rds', 'scoped_routes', 'tracing', 'http2_protocol_options', 'http3_protocol_options',
+  unimplemented: ['delayed_close_timeout', 'add_user_agent', 'scoped_routes', 'tracing', 'http2_protocol_options', 'http3_protocol_options',
     'scheme_header_transformation', 'access_log_flush_interval', 'flush_access_log_on_new_request',
     'access_log_options', 'original_ip_detection_extensions', 'early_header_mutation_extensions',
     'forward_client_cert_details', 'set_current_client_cert_details', 'represent_ipv4_remote_address_as_ipv4_mapped_ipv6',
@@ -175,8 +183,9 @@ export const HttpConnectionManagerSchema = message(HCM, {
     'proxy_status_config', 'typed_header_validation_config', 'append_x_forwarded_port', 'append_local_overload',
     'add_proxy_protocol_connection_state'],
 }).superRefine((hcm, ctx) => {
-  // route_specifier is a required oneof; rds and scoped_routes are reported as not implemented already.
-  if (hcm.route_config === undefined && !written(hcm, 'rds') && !written(hcm, 'scoped_routes')) ctx.addIssue({ code: 'custom', path: ['route_config'], message: 'required field is missing (one of route_config, rds, scoped_routes)' });
+  // route_specifier is a required oneof; scoped_routes is reported as not implemented already.
+  if (hcm.route_config === undefined && hcm.rds === undefined && !written(hcm, 'scoped_routes')) ctx.addIssue({ code: 'custom', path: ['route_config'], message: 'required field is missing (one of route_config, rds, scoped_routes)' });
+  if (hcm.route_config !== undefined && hcm.rds !== undefined) ctx.addIssue({ code: 'custom', path: ['rds'], message: 'route_config and rds are one of route_specifier: set only one' });
   if (hcm.strip_matching_host_port === true && hcm.strip_any_host_port === true) {
     ctx.addIssue({ code: 'custom', path: ['strip_any_host_port'], message: 'only one of strip_matching_host_port or strip_any_host_port can be set' });
   }
@@ -189,7 +198,10 @@ export interface HcmConfig {
   readonly statPrefix: string;
   /** Decode order; filters with an unknown type and is_optional are already dropped. */
   readonly httpFilters: readonly HttpFilterConfig[];
-  readonly routeConfig: RouteConfigurationWire;
+  /** The inline route_config; undefined with `rds`. */
+  readonly routeConfig: RouteConfigurationWire | undefined;
+  /** `rds`: the route table arrives through RDS (null with an inline route_config). */
+  readonly rds: { readonly configSource: ConfigSourceConfig; readonly routeConfigName: string } | null;
   readonly generateRequestId: boolean;
   readonly preserveExternalRequestId: boolean;
   readonly alwaysSetRequestIdInResponse: boolean;
@@ -198,7 +210,7 @@ export interface HcmConfig {
   readonly skipXffAppend: boolean;
   /** internal_address_config.cidr_ranges (since Envoy 1.33 nothing is internal by default). */
   readonly internalCidrs: readonly CidrRange[];
-  /** route_config.internal_only_headers: stripped from external requests. */
+  /** route_config.internal_only_headers: stripped from external requests (with rds: from the current RDS table). */
   readonly internalOnlyHeaders: readonly string[];
   readonly serverName: string;
   readonly serverHeaderTransformation: 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
@@ -217,14 +229,15 @@ export interface HcmConfig {
   readonly stripHostPort: 'none' | 'matching' | 'any';
 }
 
-/** Applies HCM_DEFAULTS to a parsed HttpConnectionManager (which must have its route_config). */
-export function toHcmConfig(wire: HttpConnectionManagerWire, routeConfig: RouteConfigurationWire): HcmConfig {
+/** Applies HCM_DEFAULTS to a parsed HttpConnectionManager (with its inline route_config, or undefined with rds). */
+export function toHcmConfig(wire: HttpConnectionManagerWire, routeConfig: RouteConfigurationWire | undefined): HcmConfig {
   const d = HCM_DEFAULTS;
   const common = wire.common_http_protocol_options;
   return Object.freeze({
     statPrefix: wire.stat_prefix,
     httpFilters: Object.freeze([...wire.http_filters]),
     routeConfig,
+    rds: wire.rds ? { configSource: translateConfigSource(wire.rds.config_source), routeConfigName: wire.rds.route_config_name } : null,
     generateRequestId: wire.generate_request_id ?? d.generateRequestId,
     preserveExternalRequestId: wire.preserve_external_request_id ?? false,
     alwaysSetRequestIdInResponse: wire.always_set_request_id_in_response ?? false,
@@ -232,7 +245,7 @@ export function toHcmConfig(wire: HttpConnectionManagerWire, routeConfig: RouteC
     xffNumTrustedHops: wire.xff_num_trusted_hops ?? d.xffNumTrustedHops,
     skipXffAppend: wire.skip_xff_append ?? false,
     internalCidrs: (wire.internal_address_config?.cidr_ranges ?? []).map((r) => ({ addressPrefix: r.address_prefix, prefixLen: r.prefix_len ?? 0 })),
-    internalOnlyHeaders: (routeConfig.internal_only_headers ?? []).map((h) => h.toLowerCase()),
+    internalOnlyHeaders: internalOnlyHeaders(routeConfig),
     serverName: wire.server_name ?? d.serverName,
     serverHeaderTransformation: wire.server_header_transformation ?? d.serverHeaderTransformation,
     streamIdleTimeoutMs: wire.stream_idle_timeout ?? d.streamIdleTimeoutMs,
@@ -246,4 +259,9 @@ export function toHcmConfig(wire: HttpConnectionManagerWire, routeConfig: RouteC
     via: wire.via ?? '',
     stripHostPort: wire.strip_any_host_port ? 'any' : wire.strip_matching_host_port ? 'matching' : 'none',
   });
+}
+
+/** RouteConfiguration.internal_only_headers, lower-cased as the header map keys them. */
+export function internalOnlyHeaders(routeConfig: RouteConfigurationWire | undefined): readonly string[] {
+  return (routeConfig?.internal_only_headers ?? []).map((h) => h.toLowerCase());
 }

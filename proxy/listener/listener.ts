@@ -46,16 +46,16 @@ export function listenerStatPrefix(address: string, port: number): string {
 
 export class Listener {
   readonly config: ListenerRuntimeConfig;
-  readonly hcm: ConnectionManager;
   private readonly server: Server;
   private readonly stats: ListenerStats;
   private readonly clock: Clock;
   private readonly sockets = new Set<Socket>();
   private boundPort = 0;
+  private current: ConnectionManager;
 
   constructor(config: ListenerRuntimeConfig, hcm: ConnectionManager, stats: StatsScope, clock: Clock) {
     this.config = config;
-    this.hcm = hcm;
+    this.current = hcm;
     this.clock = clock;
     const ls = stats.scope(`listener.${config.statPrefix}`);
     const hs = stats.scope(`http.${hcm.config.statPrefix}`);
@@ -78,7 +78,7 @@ export class Listener {
       headersTimeout: config.requestHeadersTimeoutMs,
       keepAliveTimeout: config.idleTimeoutMs,
       highWaterMark: config.perConnectionBufferLimitBytes,
-    }, (req, res) => hcm.handle(req, res));
+    }, (req, res) => this.current.handle(req, res));
     // One more than the limit, so the connection manager can tell "too many" (431) from "exactly the limit".
     this.server.maxHeadersCount = hcm.config.maxHeadersCount + 1;
     this.server.on('connection', (socket: Socket) => this.onConnection(socket));
@@ -102,6 +102,23 @@ export class Listener {
 
   get port(): number {
     return this.boundPort;
+  }
+
+  /** The connection manager new requests go to. */
+  get hcm(): ConnectionManager {
+    return this.current;
+  }
+
+  /**
+   * A listener update that keeps the socket (LDS): new requests, on new and open connections, go to `next`;
+   * the previous connection manager finishes its streams, answering them with `connection: close`.
+   * Returns the previous one so the caller can wait for it to go idle.
+   */
+  swapConnectionManager(next: ConnectionManager): ConnectionManager {
+    const previous = this.current;
+    previous.draining = true;
+    this.current = next;
+    return previous;
   }
 
   /** Open downstream connections. */

@@ -4,18 +4,15 @@
 
 import { realClock, realRandom, type Clock, type Random, type TimerHandle } from '../common/clock.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
-import type { BootstrapConfig, ListenerConfig } from '../config/bootstrap.ts';
-import { createAccessLogger, type AccessLogger } from '../access-log/access-logger.ts';
+import type { BootstrapConfig } from '../config/bootstrap.ts';
 import { startAdminServer, type AdminServer } from '../admin/admin-server.ts';
 import type { ServerState } from '../admin/types.ts';
 import { buildConfigDump } from '../admin/config-dump.ts';
-import { compileCidrs } from '../http/cidr.ts';
-import { ConnectionManager, type ConnectionManagerConfig, type HttpFilterEntry } from '../http/connection-manager.ts';
-import { Listener, listenerStatPrefix } from '../listener/listener.ts';
+import { ListenerManager } from '../listener/listener-manager.ts';
 import { StatsStore } from '../stats/store.ts';
 import { startStatsFlush } from '../stats/flush.ts';
-import { createClusterManager, type DnsResolver } from '../upstream/cluster-manager.ts';
-import type { ClusterManager } from '../upstream/types.ts';
+import { createClusterManager, type DnsResolver, type DynamicClusterManager } from '../upstream/cluster-manager.ts';
+import { XdsManager } from '../xds/xds-manager.ts';
 import '../filters/http/index.ts';
 
 export const NODEVOY_VERSION = '0.1.0';
@@ -30,7 +27,12 @@ export interface ServerOptions {
   readonly commandLineOptions?: Record<string, unknown>;
   /** Called by POST /quitquitquit (the CLI exits the process; tests observe it). */
   readonly onQuit?: () => void;
+  /** --drain-time-s: how long listeners removed or replaced by LDS drain (default 600 s, as Envoy). */
+  readonly drainTimeMs?: number;
 }
+
+/** Envoy's --drain-time-s default. */
+export const DEFAULT_DRAIN_TIME_MS = 600_000;
 
 export class Server {
   readonly stats = new StatsStore();
@@ -38,9 +40,10 @@ export class Server {
   readonly random: Random;
   readonly logger: Logger;
   readonly bootstrap: BootstrapConfig;
-  readonly clusterManager: ClusterManager;
-  private readonly listeners: Listener[] = [];
-  private readonly accessLoggers: AccessLogger[] = [];
+  readonly clusterManager: DynamicClusterManager;
+  readonly listenerManager: ListenerManager;
+  /** The xDS wiring; null for a bootstrap without dynamic resources or xDS config sources. */
+  readonly xds: XdsManager | null;
   private admin: AdminServer | null = null;
   private state: ServerState = 'PRE_INITIALIZING';
   private readonly startedAt: number;
@@ -59,32 +62,55 @@ export class Server {
       stats: this.stats, clock: this.clock, random: this.random,
       ...(options.resolver ? { resolver: options.resolver } : {}),
     });
-    for (const l of this.bootstrap.listeners) this.listeners.push(this.buildListener(l));
+    this.xds = usesXds(this.bootstrap) ? new XdsManager({
+      node: xdsNode(this.bootstrap), dynamicResources: this.bootstrap.dynamicResources, clusterManager: this.clusterManager,
+      stats: this.stats, clock: this.clock, random: this.random, logger: this.logger,
+    }) : null;
+    this.listenerManager = new ListenerManager({
+      stats: this.stats, clock: this.clock, random: this.random, logger: this.logger, clusterManager: this.clusterManager,
+      drainTimeMs: options.drainTimeMs ?? DEFAULT_DRAIN_TIME_MS,
+      ...(this.xds ? { routeProviders: this.xds } : {}),
+    });
+    if (this.xds) this.xds.setListenerManager(this.listenerManager);
   }
 
-  /** Builds the runtime and binds every listener and the admin server. */
+  /** Builds the runtime without starting it: start() then runs Envoy's init (tests can watch /ready meanwhile). */
+  static create(options: ServerOptions): Server {
+    return new Server(options);
+  }
+
+  /** Builds the runtime, runs init and binds every listener and the admin server. */
   static async start(options: ServerOptions): Promise<Server> {
     const server = new Server(options);
-    try {
-      await server.bind();
-    } catch (err) {
-      await server.close();
-      throw err;
-    }
+    await server.start();
     return server;
   }
 
-  private async bind(): Promise<void> {
+  /**
+   * Envoy's init: the admin server first, static clusters, then (with xDS) CDS + EDS warming, LDS + RDS
+   * warming, each bounded by initial_fetch_timeout; listeners bind at the end and /ready turns LIVE.
+   */
+  async start(): Promise<void> {
+    try {
+      await this.initialize();
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  private async initialize(): Promise<void> {
     this.state = 'INITIALIZING';
-    await this.clusterManager.initialized();
     const log = this.logger.get('main');
     const admin = this.bootstrap.admin;
     if (admin) {
       this.admin = await startAdminServer({ host: admin.address, port: admin.port }, {
         stats: this.stats,
         clusterManager: this.clusterManager,
-        listeners: () => this.listeners.map((l) => ({ name: l.config.name, address: `${l.config.address}:${l.port}` })),
-        configDump: () => buildConfigDump(this.bootstrap.configDump, new Date(this.startedAt).toISOString()),
+        listeners: () => this.listenerManager.listeners().map((l) => ({ name: l.config.name, address: `${l.config.address}:${l.port}` })),
+        configDump: ({ includeEds }) => buildConfigDump(this.bootstrap.configDump, new Date(this.startedAt).toISOString(), {
+          includeEds, ...(this.xds ? { dynamic: this.xds.dump() } : {}),
+        }),
         serverInfo: () => ({
           version: `nodevoy/${NODEVOY_VERSION}/Clean/RELEASE/OpenSSL`,
           node: this.bootstrap.node,
@@ -98,10 +124,12 @@ export class Server {
       });
       log.info(`admin address: ${admin.address}:${this.admin.port}`);
     }
-    for (const l of this.listeners) {
-      const port = await l.listen();
-      log.info(`listener '${l.config.name}' listening on ${l.config.address}:${port}`);
-    }
+    await this.clusterManager.initialized();
+    if (this.xds) this.clusterManager.setEndpointSource(this.xds);
+    for (const l of this.bootstrap.listeners) this.listenerManager.addStatic(l);
+    await this.xds?.initialize();
+    if (this.stopping) return;
+    await this.listenerManager.startWorkers();
     // Histogram intervals for /stats roll over every stats_flush_interval (Envoy's default 5 s).
     this.statsFlush = startStatsFlush(this.stats, this.clock, this.bootstrap.statsFlushIntervalMs);
     this.stats.counter('listener_manager.workers_started').inc();
@@ -109,65 +137,9 @@ export class Server {
     this.state = 'LIVE';
   }
 
-  private buildListener(l: ListenerConfig): Listener {
-    const hcm = l.hcm;
-    const httpLog = this.logger.get('http');
-    const deps = { clock: this.clock, random: this.random, stats: this.stats, onError: (err: unknown) => httpLog.error(`filter error: ${String(err)}`) };
-    const filterStats = this.stats.scope(`http.${hcm.statPrefix}`);
-    const filters: HttpFilterEntry[] = hcm.httpFilters.map((f) => ({
-      name: f.name,
-      disabled: f.disabled,
-      create: f.factory.create(f.config, {
-        stats: filterStats, rootStats: this.stats, clock: this.clock, random: this.random, clusterManager: this.clusterManager, filterName: f.name,
-        bufferLimitBytes: l.perConnectionBufferLimitBytes,
-      }),
-    }));
-    const accessLoggers = hcm.accessLog.map((wire) => {
-      const logger = createAccessLogger(wire, { clock: this.clock, logger: this.logger });
-      this.accessLoggers.push(logger);
-      return logger;
-    });
-    const config: ConnectionManagerConfig = {
-      statPrefix: hcm.statPrefix,
-      serverName: hcm.serverName,
-      serverHeaderTransformation: hcm.serverHeaderTransformation,
-      headerPolicy: {
-        useRemoteAddress: hcm.useRemoteAddress,
-        xffNumTrustedHops: hcm.xffNumTrustedHops,
-        skipXffAppend: hcm.skipXffAppend,
-        internalAddresses: compileCidrs(hcm.internalCidrs),
-        generateRequestId: hcm.generateRequestId,
-        preserveExternalRequestId: hcm.preserveExternalRequestId,
-        internalOnlyHeaders: hcm.internalOnlyHeaders,
-      },
-      alwaysSetRequestIdInResponse: hcm.alwaysSetRequestIdInResponse,
-      streamIdleTimeoutMs: hcm.streamIdleTimeoutMs,
-      requestTimeoutMs: hcm.requestTimeoutMs,
-      maxHeadersCount: hcm.maxHeadersCount,
-      headersWithUnderscoresAction: hcm.headersWithUnderscoresAction,
-      via: hcm.via,
-      stripHostPort: hcm.stripHostPort,
-      routeConfig: l.routeConfig,
-      filters,
-      accessLoggers,
-    };
-    return new Listener({
-      name: l.name,
-      address: l.address,
-      port: l.port,
-      statPrefix: l.statPrefix !== '' ? l.statPrefix : listenerStatPrefix(l.address, l.port),
-      maxRequestHeadersKb: hcm.maxRequestHeadersKb,
-      idleTimeoutMs: hcm.idleTimeoutMs,
-      requestHeadersTimeoutMs: hcm.requestHeadersTimeoutMs,
-      enableReusePort: l.enableReusePort,
-      perConnectionBufferLimitBytes: l.perConnectionBufferLimitBytes,
-      ipv4Compat: l.ipv4Compat,
-    }, new ConnectionManager(config, deps), this.stats, this.clock);
-  }
-
   /** The bound port of a listener by name (after start; useful with port_value 0). */
   listenerPort(name: string): number {
-    const l = this.listeners.find((x) => x.config.name === name);
+    const l = this.listenerManager.listeners().find((x) => x.config.name === name);
     if (!l) throw new Error(`no listener named ${name}`);
     return l.port;
   }
@@ -182,16 +154,12 @@ export class Server {
 
   /** In-flight downstream requests across all listeners. */
   activeRequests(): number {
-    let n = 0;
-    for (const l of this.listeners) n += l.hcm.activeStreams();
-    return n;
+    return this.listenerManager.activeRequests();
   }
 
   /** Open downstream connections across all listeners. */
   downstreamConnections(): number {
-    let n = 0;
-    for (const l of this.listeners) n += l.connectionCount();
-    return n;
+    return this.listenerManager.connections();
   }
 
   /** SIGTERM behaviour: stop accepting, let in-flight requests finish within drainTimeMs, then close. */
@@ -199,7 +167,8 @@ export class Server {
     this.stopping ??= (async () => {
       this.state = 'DRAINING';
       this.logger.get('main').info(`draining listeners (up to ${drainTimeMs} ms)`);
-      await Promise.all(this.listeners.map((l) => l.drain(drainTimeMs)));
+      await this.xds?.stop();
+      await this.listenerManager.shutdown(drainTimeMs);
       await this.closeRest();
     })();
     return this.stopping;
@@ -208,7 +177,8 @@ export class Server {
   /** Immediate stop (tests, startup failure). */
   close(): Promise<void> {
     this.stopping ??= (async () => {
-      await Promise.all(this.listeners.map((l) => l.close()));
+      await this.xds?.stop();
+      await this.listenerManager.close();
       await this.closeRest();
     })();
     return this.stopping;
@@ -217,7 +187,6 @@ export class Server {
   private async closeRest(): Promise<void> {
     this.statsFlush?.cancel();
     await this.clusterManager.close();
-    await Promise.all(this.accessLoggers.map((l) => l.close()));
     await this.admin?.close();
     this.stats.gauge('server.live').set(0);
   }
@@ -227,7 +196,23 @@ export class Server {
    * reads 0 (the health_check filter that answers load balancers with 503 arrives with its own issue).
    */
   private setHealthCheckFailing(failing: boolean): void {
-    for (const l of this.listeners) l.hcm.draining = failing;
+    this.listenerManager.setDraining(failing);
     this.stats.gauge('server.live').set(failing ? 0 : 1);
   }
+}
+
+/** Whether any config source exists (dynamic_resources, static EDS clusters, static listeners with rds). */
+function usesXds(b: BootstrapConfig): boolean {
+  return b.dynamicResources.lds !== null || b.dynamicResources.cds !== null
+    || b.clusters.some((c) => c.type === 'EDS') || b.listeners.some((l) => l.hcm.rds !== null);
+}
+
+/** envoy.config.core.v3.Node as JSON, sent in every DiscoveryRequest. */
+function xdsNode(b: BootstrapConfig): Record<string, unknown> {
+  const { id, cluster, metadata, locality } = b.node;
+  return {
+    id, cluster, metadata,
+    locality: { region: locality.region, zone: locality.zone, sub_zone: locality.subZone },
+    user_agent_name: 'nodevoy', user_agent_version: NODEVOY_VERSION,
+  };
 }

@@ -6,7 +6,8 @@ import {
   DEFAULT_MIN_RING_SIZE, MAX_RING_SIZE,
   type ClusterWire, type DiscoveryType, type DnsLookupFamily, type LbPolicy, type SubsetFallbackPolicy,
 } from './cluster-schema.ts';
-import type { HealthStatus } from './load-assignment-schema.ts';
+import type { ClusterLoadAssignmentWire, HealthStatus } from './load-assignment-schema.ts';
+import { translateConfigSource, type ConfigSourceConfig } from '../config/config-source.ts';
 import { translateOutlierDetection, type OutlierDetectionConfig } from './outlier/outlier-config.ts';
 import { HTTP_PROTOCOL_OPTIONS_KEY, type Http2ProtocolOptionsWire } from './protocol-options-schema.ts';
 import type { CircuitBreakerThresholds } from './types.ts';
@@ -92,6 +93,8 @@ export interface ClusterConfig {
   readonly pool: UpstreamPoolConfig;
   /** outlier_detection with Envoy's defaults; null when absent (no passive ejection). */
   readonly outlierDetection: OutlierDetectionConfig | null;
+  /** type EDS: the EDS resource name (eds_cluster_config.service_name, else the cluster name) and its source. */
+  readonly eds: { readonly serviceName: string; readonly configSource: ConfigSourceConfig } | null;
   /** The wire config as applied (for /config_dump). */
   readonly wire: ClusterWire;
 }
@@ -158,8 +161,9 @@ function poolConfig(wire: ClusterWire): UpstreamPoolConfig {
   };
 }
 
-function localities(wire: ClusterWire): LocalityEndpointsConfig[] {
-  return (wire.load_assignment?.endpoints ?? []).map((l) => ({
+/** The localities of a ClusterLoadAssignment (inline load_assignment or an EDS resource), with Envoy's defaults. */
+export function translateLocalities(assignment: ClusterLoadAssignmentWire | undefined): LocalityEndpointsConfig[] {
+  return (assignment?.endpoints ?? []).map((l) => ({
     locality: { region: l.locality?.region ?? '', zone: l.locality?.zone ?? '', subZone: l.locality?.sub_zone ?? '' },
     priority: l.priority ?? 0,
     weight: l.load_balancing_weight ?? 1,
@@ -195,7 +199,7 @@ export function translateCluster(wire: ClusterWire): ClusterConfig {
     statName: clusterStatName(wire),
     type: wire.type ?? 'STATIC',
     lbPolicy: wire.lb_policy ?? 'ROUND_ROBIN',
-    localities: localities(wire),
+    localities: translateLocalities(wire.load_assignment),
     overprovisioningFactor: wire.load_assignment?.policy?.overprovisioning_factor ?? DEFAULT_OVERPROVISIONING_FACTOR,
     // "The specified percent will be truncated to the nearest 1%."
     healthyPanicThreshold: Math.trunc(wire.common_lb_config?.healthy_panic_threshold?.value ?? DEFAULT_PANIC_THRESHOLD),
@@ -214,6 +218,9 @@ export function translateCluster(wire: ClusterWire): ClusterConfig {
     subset: subsetConfig(wire),
     pool: poolConfig(wire),
     outlierDetection: wire.outlier_detection ? translateOutlierDetection(wire.outlier_detection) : null,
+    eds: wire.eds_cluster_config
+      ? { serviceName: wire.eds_cluster_config.service_name || wire.name, configSource: translateConfigSource(wire.eds_cluster_config.eds_config) }
+      : null,
     wire,
   });
 }

@@ -7,11 +7,12 @@ import { z } from 'zod';
 import { bool, duration, enumOf, message, positiveDuration, struct, uint32, uint64 } from '../config/schema-kit.ts';
 import { ClusterLoadAssignmentSchema, MetadataSchema } from './load-assignment-schema.ts';
 import { OutlierDetectionSchema } from './outlier/outlier-schema.ts';
+import { ConfigSourceSchema } from '../config/config-source.ts';
 import { Http2ProtocolOptionsSchema, TypedExtensionProtocolOptionsSchema, HTTP_PROTOCOL_OPTIONS_KEY } from './protocol-options-schema.ts';
 
 export { ClusterLoadAssignmentSchema, type ClusterLoadAssignmentWire } from './load-assignment-schema.ts';
 
-export const DISCOVERY_TYPES = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS'] as const;
+export const DISCOVERY_TYPES = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'EDS'] as const;
 export type DiscoveryType = (typeof DISCOVERY_TYPES)[number];
 
 export const LB_POLICIES = ['ROUND_ROBIN', 'LEAST_REQUEST', 'RING_HASH', 'RANDOM'] as const;
@@ -96,10 +97,18 @@ const LbSubsetConfig = message('envoy.config.cluster.v3.Cluster.LbSubsetConfig',
     'metadata_fallback_policy'],
 });
 
+/** Cluster.EdsClusterConfig: where an EDS cluster's ClusterLoadAssignment comes from, and its name there. */
+const EdsClusterConfig = message('envoy.config.cluster.v3.Cluster.EdsClusterConfig', {
+  eds_config: ConfigSourceSchema,
+  service_name: z.string().optional(),
+});
+
 const ClusterFields = message('envoy.config.cluster.v3.Cluster', {
   name: z.string().min(1, 'name must not be empty'),
   alt_stat_name: z.string().optional(),
-  type: enumOf('envoy.config.cluster.v3.Cluster.DiscoveryType', DISCOVERY_TYPES, ['EDS', 'ORIGINAL_DST']).optional(),
+  type: enumOf('envoy.config.cluster.v3.Cluster.DiscoveryType', DISCOVERY_TYPES, ['ORIGINAL_DST'],
+    ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'EDS', 'ORIGINAL_DST']).optional(),
+  eds_cluster_config: EdsClusterConfig.optional(),
   connect_timeout: positiveDuration.optional(),
   per_connection_buffer_limit_bytes: uint32.optional(),
   lb_policy: enumOf('envoy.config.cluster.v3.Cluster.LbPolicy', LB_POLICIES,
@@ -120,7 +129,7 @@ const ClusterFields = message('envoy.config.cluster.v3.Cluster', {
   // Opaque data for filters and /config_dump; nothing in nodevoy reads it yet.
   metadata: MetadataSchema.optional(),
 }, {
-  unimplemented: ['transport_socket_matches', 'transport_socket_matcher', 'cluster_type', 'eds_cluster_config',
+  unimplemented: ['transport_socket_matches', 'transport_socket_matcher', 'cluster_type',
     'per_connection_buffer_high_watermark_timeout', 'health_checks', 'max_requests_per_connection',
     'upstream_http_protocol_options', 'common_http_protocol_options', 'http_protocol_options', 'dns_jitter',
     'dns_failure_refresh_rate', 'respect_dns_ttl', 'dns_resolvers', 'use_tcp_for_dns_lookups', 'dns_resolution_config',
@@ -158,6 +167,17 @@ function crossFieldRules(c: ClusterFieldsWire, ctx: z.RefinementCtx): void {
       }
     });
   });
+
+  // Envoy's EdsClusterFactory: "cannot create an EDS cluster without an EDS config".
+  if (type === 'EDS' && c.eds_cluster_config === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['eds_cluster_config'], message: 'cannot create an EDS cluster without an EDS config (eds_cluster_config is required for type EDS)' });
+  }
+  if (type !== 'EDS' && c.eds_cluster_config !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['eds_cluster_config'], message: `eds_cluster_config is only used by type EDS clusters (type is ${type})` });
+  }
+  if (type === 'EDS' && c.load_assignment !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['load_assignment'], message: 'an EDS cluster takes its endpoints from EDS, not from load_assignment' });
+  }
 
   if (type === 'LOGICAL_DNS') {
     const count = localities.length === 1 ? (localities[0]?.lb_endpoints?.length ?? 0) : localities.length;

@@ -31,6 +31,7 @@ export class ClusterImpl implements Cluster {
   readonly connectTimeoutMs: number;
   readonly stats: ClusterStatsImpl;
   readonly addedViaApi: boolean;
+  readonly edsServiceName?: string;
   readonly circuitBreakers: { readonly default: CircuitBreakerThresholds; readonly high: CircuitBreakerThresholds };
   readonly config: unknown;
   readonly model: ClusterConfig;
@@ -40,8 +41,8 @@ export class ClusterImpl implements Cluster {
   private readonly breakers: ClusterCircuitBreakers;
   private lb: LoadBalancer;
   private readonly lbDeps: LoadBalancerDeps;
-  /** Pools of removed hosts still draining in-flight requests. */
-  private readonly closing = new Set<Promise<void>>();
+  /** Removed hosts whose pools still drain in-flight requests. */
+  private readonly closing = new Set<HostImpl>();
 
   constructor(model: ClusterConfig, deps: ClusterDeps) {
     this.model = model;
@@ -51,6 +52,7 @@ export class ClusterImpl implements Cluster {
     const scope = deps.stats.scope(`cluster.${model.statName}`);
     this.stats = new ClusterStatsImpl(scope);
     this.addedViaApi = deps.addedViaApi;
+    if (model.eds) this.edsServiceName = model.eds.serviceName;
     this.circuitBreakers = model.circuitBreakers;
     this.breakers = new ClusterCircuitBreakers(model.circuitBreakers, scope, this.stats.upstream_cx_active);
     this.config = model.wire;
@@ -105,14 +107,19 @@ export class ClusterImpl implements Cluster {
     this.stats.membership_degraded.set(this.hostList.filter((h) => h.healthStatus === 'DEGRADED').length);
     if (removed.length > 0 || added.length > 0) this.stats.membership_change.inc();
     for (const h of removed) {
-      const p = h.close().finally(() => this.closing.delete(p));
-      this.closing.add(p);
+      this.closing.add(h);
+      void h.drain().finally(() => this.closing.delete(h));
     }
   }
 
-  /** Closes every host pool (waiting for in-flight requests) and the pools of removed hosts. */
+  /** A cluster replaced or removed by CDS: every pool closes once its in-flight requests finish. */
+  async drain(): Promise<void> {
+    await Promise.all([...this.hostList, ...this.closing].map((h) => h.drain()));
+  }
+
+  /** Shutdown: destroys every host pool, draining ones included (listeners were drained before). */
   async close(): Promise<void> {
-    await Promise.all([...this.hostList.map((h) => h.close()), ...this.closing]);
+    await Promise.all([...this.hostList, ...this.closing].map((h) => h.close()));
   }
 
   /**

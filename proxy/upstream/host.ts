@@ -60,6 +60,8 @@ export class HostImpl implements Host {
   private readonly poolConfig: UpstreamPoolConfig;
   private readonly clusterStats: ClusterStatsImpl;
   private pool: Pool | null = null;
+  /** Pools closing gracefully after drain(); close() destroys them. */
+  private readonly draining = new Set<Pool>();
   /** The pool's clients that currently hold an open connection (dedups undici's h2 GOAWAY + close). */
   private readonly connected = new Set<Dispatcher>();
 
@@ -114,12 +116,25 @@ export class HostImpl implements Host {
     return this.pool ?? (this.pool = this.createPool());
   }
 
-  /** Closes the pool gracefully (in-flight requests finish); a no-op if it was never used. */
-  /** Destroys the pool: whatever is still in flight is aborted (listeners are drained before this runs). */
-  async close(): Promise<void> {
+  /**
+   * Closes the pool gracefully: requests in flight finish, then its connections close (a host removed by
+   * discovery, or a cluster replaced or removed by CDS). A no-op if the pool was never used.
+   */
+  async drain(): Promise<void> {
     const pool = this.pool;
     this.pool = null;
-    if (pool) await pool.destroy();
+    if (!pool) return;
+    this.draining.add(pool);
+    await pool.close();
+    this.draining.delete(pool);
+  }
+
+  /** Destroys the pool (and any still draining): whatever is in flight is aborted (listeners are drained before this runs). */
+  async close(): Promise<void> {
+    const pools = [...this.draining, ...(this.pool ? [this.pool] : [])];
+    this.pool = null;
+    this.draining.clear();
+    await Promise.all(pools.map((p) => p.destroy()));
   }
 
   private createPool(): Pool {

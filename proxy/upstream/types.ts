@@ -171,6 +171,8 @@ export interface Cluster {
   readonly connectTimeoutMs: number;
   readonly stats: ClusterStats;
   readonly addedViaApi: boolean;
+  /** EDS clusters: the ClusterLoadAssignment name (eds_cluster_config.service_name, else the cluster name). */
+  readonly edsServiceName?: string;
   readonly circuitBreakers: { readonly default: CircuitBreakerThresholds; readonly high: CircuitBreakerThresholds };
   /** All hosts by priority (index = priority). */
   hosts(): readonly Host[];

@@ -57,7 +57,7 @@ function wireResourceType<T>(spec: WireTypeSpec<T>): ResourceType<T> {
   };
 }
 
-/** LDS: state of the world. A Listener's HCM normally uses `rds`, which the HCM schema reports as not implemented. */
+/** LDS: state of the world. A Listener's HCM normally takes its routes from `rds`. */
 export const listenerResourceType: ResourceType<ListenerWire> = wireResourceType({
   typeUrl: 'type.googleapis.com/envoy.config.listener.v3.Listener',
   restPath: 'listeners',

@@ -96,11 +96,11 @@ async function freePort(): Promise<number> {
   return typeof addr === 'object' && addr ? addr.port : 0;
 }
 
-async function portIsFree(port: number): Promise<boolean> {
+async function portIsFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   const server = createServer();
   const ok = await new Promise<boolean>((resolve) => {
     server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => resolve(true));
+    server.listen(port, host, () => resolve(true));
   });
   if (ok) await new Promise<void>((resolve) => server.close(() => resolve()));
   return ok;
@@ -289,18 +289,24 @@ describe('nodevoy proxy', () => {
 });
 
 describe('npm start (examples/demo/run-demo.ts)', () => {
-  const DEMO_PORTS = [10000, 15000, 18081, 18082];
+  const WORKLOAD_IPS = ['127.0.10.1', '127.0.10.2', '127.0.10.3', '127.0.10.4'];
+  const DEMO_ADDRESSES = [
+    ...[15010, 19080, 19081, 19082, 19083].map((port) => ({ host: '127.0.0.1', port })),
+    ...WORKLOAD_IPS.flatMap((host) => [9080, 15001, 15000].map((port) => ({ host, port }))),
+  ];
 
-  it('runs the demo mesh, answers through the proxy, and stops on SIGINT with exit 0', async (ctx) => {
+  it('runs the control plane and one sidecar per workload, answers productpage -> reviews, and stops on SIGINT with exit 0', async (ctx) => {
     const busy = [];
-    for (const p of DEMO_PORTS) if (!(await portIsFree(p))) busy.push(p);
-    if (busy.length > 0) ctx.skip(`demo ports ${busy.join(', ')} are in use on this machine (the demo needs 10000, 15000, 18081, 18082)`);
+    for (const a of DEMO_ADDRESSES) if (!(await portIsFree(a.port, a.host))) busy.push(`${a.host}:${a.port}`);
+    if (busy.length > 0) ctx.skip(`demo addresses ${busy.join(', ')} are in use on this machine`);
 
     const demo = start([], join(ROOT, 'examples/demo/run-demo.ts'));
-    await demo.output(/nodevoy demo is running/);
-    const r = await send(10000, '/');
+    await demo.output(/nodevoy demo mesh is running/);
+    const r = await send(9080, '/', { host: '127.0.10.1', headers: { 'end-user': 'jason' } });
     expect(r.status).toBe(200);
-    expect(r.body).toContain('"service":"reviews"');
+    // jason is routed to reviews v2, which calls ratings: three services, each through two sidecars.
+    expect(JSON.parse(r.body)).toMatchObject({ service: 'productpage', reviews: { status: 200, body: { service: 'reviews', version: 'v2', ratings: { status: 200 } } } });
+    await demo.output(/traffic: 20 requests via productpage -> reviews-v1/);
     demo.process.kill('SIGINT');
     expect(await demo.exited()).toEqual({ code: 0, signal: null });
   });

@@ -23,9 +23,9 @@ export interface SimpleResponse {
 }
 
 /** One HTTP/1.1 request on a fresh connection (no agent pooling surprises in assertions). */
-export function send(port: number, path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<SimpleResponse> {
+export function send(port: number, path: string, init: { method?: string; headers?: Record<string, string>; body?: string; host?: string } = {}): Promise<SimpleResponse> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, method: init.method ?? 'GET', headers: init.headers, agent: false }, (res) => {
+    const req = httpRequest({ host: init.host ?? '127.0.0.1', port, path, method: init.method ?? 'GET', headers: init.headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));

@@ -171,7 +171,8 @@ describe('validateBootstrap: valid bootstraps', () => {
     expect(Object.isFrozen(config.configDump)).toBe(true);
 
     expect(config.listeners).toHaveLength(1);
-    const { hcm: h, routeConfig, ...l } = config.listeners[0]!;
+    const { hcm: h, routeConfig, wire: listenerWire, ...l } = config.listeners[0]!;
+    expect(listenerWire.name).toBe('main');
     expect(l).toEqual({
       name: 'main', address: '0.0.0.0', port: 15001, ipv4Compat: false, statPrefix: '', trafficDirection: 'UNSPECIFIED',
       enableReusePort: true, perConnectionBufferLimitBytes: 1048576,
@@ -181,9 +182,9 @@ describe('validateBootstrap: valid bootstraps', () => {
     expect(httpFilters.map((f) => ({ name: f.name, type: f.factory.typeUrl, disabled: f.disabled }))).toEqual([
       { name: 'envoy.filters.http.router', type: ROUTER_TYPE, disabled: false },
     ]);
-    expect(routeWire.name).toBe('local');
+    expect(routeWire?.name).toBe('local');
     expect(rest).toEqual({
-      statPrefix: 'ingress',
+      statPrefix: 'ingress', rds: null,
       generateRequestId: true, preserveExternalRequestId: false, alwaysSetRequestIdInResponse: false,
       useRemoteAddress: true, xffNumTrustedHops: 1, skipXffAppend: false,
       internalCidrs: [{ addressPrefix: '10.0.0.0', prefixLen: 8 }], internalOnlyHeaders: ['x-internal'],
@@ -285,7 +286,7 @@ describe('validateBootstrap: invalid bootstraps report every error with its path
   it.each<[string, (b: Json, h: Json) => void, { path: string; kind: ConfigError['kind'] }[]]>([
     // Bootstrap
     ['an unknown top-level field', (b) => { b.staticResource = {}; }, [{ path: 'staticResource', kind: 'unknown-field' }]],
-    ['dynamic_resources (xDS)', (b) => { b.dynamic_resources = { lds_config: { ads: {} } }; }, [{ path: 'dynamic_resources', kind: 'not-implemented' }]],
+    ['dynamic_resources over ADS', (b) => { b.dynamic_resources = { lds_config: { ads: {} } }; }, [{ path: 'dynamic_resources.lds_config.ads', kind: 'not-implemented' }]],
     ['layered_runtime', (b) => { b.layeredRuntime = { layers: [] }; }, [{ path: 'layeredRuntime', kind: 'not-implemented' }]],
     ['static secrets', (b) => { b.static_resources.secrets = []; }, [{ path: 'static_resources.secrets', kind: 'not-implemented' }]],
     ['stats_flush_interval of 300s', (b) => { b.stats_flush_interval = '300s'; }, [{ path: 'stats_flush_interval', kind: 'invalid' }]],
@@ -316,7 +317,7 @@ describe('validateBootstrap: invalid bootstraps report every error with its path
     ['a misspelt HCM field', (_b, h) => { h.statPrefx = 'x'; }, [{ path: `${H}.statPrefx`, kind: 'unknown-field' }]],
     ['a missing stat_prefix', (_b, h) => { delete h.stat_prefix; }, [{ path: `${H}.stat_prefix`, kind: 'invalid' }]],
     ['a missing route_config', (_b, h) => { delete h.route_config; }, [{ path: `${H}.route_config`, kind: 'invalid' }]],
-    ['rds', (_b, h) => { delete h.route_config; h.rds = { route_config_name: 'r', config_source: { ads: {} } }; }, [{ path: `${H}.rds`, kind: 'not-implemented' }]],
+    ['rds over ADS', (_b, h) => { delete h.route_config; h.rds = { route_config_name: 'r', config_source: { ads: {} } }; }, [{ path: `${H}.rds.config_source.ads`, kind: 'not-implemented' }]],
     ['tracing', (_b, h) => { h.tracing = {}; }, [{ path: `${H}.tracing`, kind: 'not-implemented' }]],
     ['codec_type HTTP2', (_b, h) => { h.codec_type = 'HTTP2'; }, [{ path: `${H}.codec_type`, kind: 'not-implemented' }]],
     ['an unknown codec_type', (_b, h) => { h.codec_type = 'HTTP9'; }, [{ path: `${H}.codec_type`, kind: 'invalid' }]],
@@ -398,7 +399,7 @@ describe('validateBootstrap: invalid bootstraps report every error with its path
 
   it('words the messages for people', () => {
     const r = validateBootstrap(variant((b, h) => {
-      b.dynamic_resources = {};
+      b.dynamic_resources = { ads_config: {} };
       h.statPrefx = 'x';
       delete h.stat_prefix;
       h.http_filters = [router(), tag()];
@@ -408,7 +409,7 @@ describe('validateBootstrap: invalid bootstraps report every error with its path
       'terminal filter named envoy.filters.http.router of type type.googleapis.com/envoy.extensions.filters.http.router.v3.Router must be the last filter in a http filter chain',
       'non-terminal filter named tag of type type.googleapis.com/test.filters.http.Tag is the last filter in a http filter chain',
       'unknown field "statPrefx": envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager has no such field',
-      'field "dynamic_resources" of envoy.config.bootstrap.v3.Bootstrap is valid Envoy config but nodevoy does not implement it',
+      'field "ads_config" of envoy.config.bootstrap.v3.Bootstrap.DynamicResources is valid Envoy config but nodevoy does not implement it',
     ]);
   });
 });

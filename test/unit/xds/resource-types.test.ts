@@ -69,11 +69,11 @@ describe('proxy xDS resource types', () => {
   });
 
   it.each([
-    ['Listener: a missing name and an HCM using rds (not implemented) in another', listenerResourceType,
+    ['Listener: a missing name and an HCM using rds over ADS (not implemented) in another', listenerResourceType,
       [listener('ok'), listener(undefined), listener('lds', { rds: { route_config_name: 'r', config_source: { ads: {} } } })],
-      [{ path: 'resources[1].name', kind: 'invalid' }, { path: `resources[2].${HCM}.rds`, kind: 'not-implemented' }]],
+      [{ path: 'resources[1].name', kind: 'invalid' }, { path: `resources[2].${HCM}.rds.config_source.ads`, kind: 'not-implemented' }]],
     ['Cluster: every field error of every resource', clusterResourceType,
-      [cluster('ok'), { name: '', connect_timeout: 'soon', bogus: 1 }, cluster('eds', { type: 'EDS' })],
+      [cluster('ok'), { name: '', connect_timeout: 'soon', bogus: 1 }, cluster('odst', { type: 'ORIGINAL_DST' })],
       [{ path: 'resources[1].name', kind: 'invalid' }, { path: 'resources[1].connect_timeout', kind: 'invalid' },
         { path: 'resources[1].bogus', kind: 'unknown-field' }, { path: 'resources[2].type', kind: 'not-implemented' }]],
     ['RouteConfiguration: a missing name and an incomplete route', routeConfigurationResourceType,

@@ -1,0 +1,92 @@
+// Builds the runtime of one listener's HTTP connection manager from its ListenerConfig: HTTP filter
+// instances, access loggers and the ConnectionManager, routing through the inline table or an RDS
+// provider; and the socket-level settings the Listener binds with.
+
+import type { Clock, Random } from '../common/clock.ts';
+import type { Logger } from '../common/logger.ts';
+import { createAccessLogger, type AccessLogger } from '../access-log/access-logger.ts';
+import { compileCidrs } from '../http/cidr.ts';
+import type { RequestHeaderPolicy } from '../http/conn-manager-utility.ts';
+import { ConnectionManager, type ConnectionManagerConfig, type HttpFilterEntry } from '../http/connection-manager.ts';
+import type { ListenerConfig } from './listener-config.ts';
+import { listenerStatPrefix, type ListenerRuntimeConfig } from './listener.ts';
+import type { RdsRouteConfigProvider } from '../route/rds-route-config.ts';
+import type { StatsStore } from '../stats/store.ts';
+import type { ClusterManager } from '../upstream/types.ts';
+
+export interface ConnectionManagerFactoryDeps {
+  readonly stats: StatsStore;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly logger: Logger;
+  readonly clusterManager: ClusterManager;
+}
+
+export interface BuiltConnectionManager {
+  readonly hcm: ConnectionManager;
+  /** Closed when the connection manager is retired (after its drain). */
+  readonly accessLoggers: readonly AccessLogger[];
+}
+
+/**
+ * The connection manager of a listener. `rds` is the listener's RDS provider when its HCM uses `rds`:
+ * routing and internal_only_headers then follow whatever RouteConfiguration the provider holds.
+ */
+export function buildConnectionManager(l: ListenerConfig, rds: RdsRouteConfigProvider | null, deps: ConnectionManagerFactoryDeps): BuiltConnectionManager {
+  const hcm = l.hcm;
+  const httpLog = deps.logger.get('http');
+  const filterStats = deps.stats.scope(`http.${hcm.statPrefix}`);
+  const filters: HttpFilterEntry[] = hcm.httpFilters.map((f) => ({
+    name: f.name,
+    disabled: f.disabled,
+    create: f.factory.create(f.config, {
+      stats: filterStats, rootStats: deps.stats, clock: deps.clock, random: deps.random, clusterManager: deps.clusterManager, filterName: f.name,
+      bufferLimitBytes: l.perConnectionBufferLimitBytes,
+    }),
+  }));
+  const accessLoggers = hcm.accessLog.map((wire) => createAccessLogger(wire, { clock: deps.clock, logger: deps.logger }));
+  const headerPolicy: RequestHeaderPolicy = {
+    useRemoteAddress: hcm.useRemoteAddress,
+    xffNumTrustedHops: hcm.xffNumTrustedHops,
+    skipXffAppend: hcm.skipXffAppend,
+    internalAddresses: compileCidrs(hcm.internalCidrs),
+    generateRequestId: hcm.generateRequestId,
+    preserveExternalRequestId: hcm.preserveExternalRequestId,
+    // With rds, RouteConfiguration.internal_only_headers change with the table in force.
+    get internalOnlyHeaders() { return rds ? rds.internalOnlyHeaders : hcm.internalOnlyHeaders; },
+  };
+  const config: ConnectionManagerConfig = {
+    statPrefix: hcm.statPrefix,
+    serverName: hcm.serverName,
+    serverHeaderTransformation: hcm.serverHeaderTransformation,
+    headerPolicy,
+    alwaysSetRequestIdInResponse: hcm.alwaysSetRequestIdInResponse,
+    streamIdleTimeoutMs: hcm.streamIdleTimeoutMs,
+    requestTimeoutMs: hcm.requestTimeoutMs,
+    maxHeadersCount: hcm.maxHeadersCount,
+    headersWithUnderscoresAction: hcm.headersWithUnderscoresAction,
+    via: hcm.via,
+    stripHostPort: hcm.stripHostPort,
+    routeConfig: rds ?? l.routeConfig,
+    filters,
+    accessLoggers,
+  };
+  const onError = (err: unknown): void => httpLog.error(`filter error: ${String(err)}`);
+  return { hcm: new ConnectionManager(config, { clock: deps.clock, random: deps.random, stats: deps.stats, onError }), accessLoggers };
+}
+
+/** The socket-level settings a Listener binds and serves with. */
+export function listenerRuntimeConfig(l: ListenerConfig): ListenerRuntimeConfig {
+  return {
+    name: l.name,
+    address: l.address,
+    port: l.port,
+    statPrefix: l.statPrefix !== '' ? l.statPrefix : listenerStatPrefix(l.address, l.port),
+    maxRequestHeadersKb: l.hcm.maxRequestHeadersKb,
+    idleTimeoutMs: l.hcm.idleTimeoutMs,
+    requestHeadersTimeoutMs: l.hcm.requestHeadersTimeoutMs,
+    enableReusePort: l.enableReusePort,
+    perConnectionBufferLimitBytes: l.perConnectionBufferLimitBytes,
+    ipv4Compat: l.ipv4Compat,
+  };
+}

@@ -1,0 +1,295 @@
+// Wires xDS subscriptions to the managers, as Envoy's server init does: CDS (wildcard) → ClusterManager,
+// EDS (names = EDS clusters' service names) → EDS clusters, LDS (wildcard) → ListenerManager, RDS (names =
+// route_config_names of the listeners' HCMs) → shared RdsRouteConfigProviders. Cross-checks each update,
+// NACKing what the managers cannot take, and collects the dynamic sections of /config_dump.
+
+import type { ResourceUpdate, SubscriptionStatus, XdsNode } from '../../control-client/types.ts';
+import type { Clock, Random, TimerHandle } from '../common/clock.ts';
+import type { Logger } from '../common/logger.ts';
+import type { ConfigError } from '../common/result.ts';
+import { checkBackingCluster, configSourceKey, translateConfigSource, type ConfigSourceConfig } from '../config/config-source.ts';
+import type { DumpedFailure, DumpedResource, DynamicConfig, DynamicSection } from '../admin/config-dump.ts';
+import type { HcmConfig } from '../http/hcm-schema.ts';
+import { translateListener, type ListenerConfig } from '../listener/listener-config.ts';
+import type { ListenerManager, ListenerEntry, RouteConfigProviders } from '../listener/listener-manager.ts';
+import type { ListenerWire } from '../listener/listener-schema.ts';
+import { RdsRouteConfigProvider } from '../route/rds-route-config.ts';
+import type { RouteConfigurationWire } from '../route/route-config-schema.ts';
+import { buildRouteConfig } from '../route/route-config.ts';
+import type { StatsScope } from '../stats/scope.ts';
+import type { ClusterEntry, DynamicClusterManager } from '../upstream/cluster-manager.ts';
+import type { ClusterWire } from '../upstream/cluster-schema.ts';
+import type { EndpointSource } from '../upstream/discovery.ts';
+import type { ClusterLoadAssignmentWire } from '../upstream/load-assignment-schema.ts';
+import { XdsClientPool } from './client-pool.ts';
+import { NamedWatches, type HeldResource, type NamedHandler } from './named-watches.ts';
+import { clusterLoadAssignmentResourceType, clusterResourceType, listenerResourceType, routeConfigurationResourceType } from './resource-types.ts';
+import { TrackedType } from './tracked-type.ts';
+
+export interface XdsManagerDeps {
+  readonly node: XdsNode;
+  readonly dynamicResources: { readonly lds: ConfigSourceConfig | null; readonly cds: ConfigSourceConfig | null };
+  readonly clusterManager: DynamicClusterManager;
+  readonly stats: StatsScope;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly logger: Logger;
+}
+
+interface ProviderEntry {
+  readonly provider: RdsRouteConfigProvider;
+  readonly hcms: Set<HcmConfig>;
+  refs: number;
+  readonly watch: { cancel(): void };
+}
+
+type RdsHcm = HcmConfig & { readonly rds: NonNullable<HcmConfig['rds']> };
+
+export class XdsManager implements EndpointSource, RouteConfigProviders {
+  private readonly deps: XdsManagerDeps;
+  private readonly pool: XdsClientPool;
+  private readonly primaryClusters: ReadonlySet<string>;
+  private readonly cds: TrackedType<ClusterWire>;
+  private readonly lds: TrackedType<ListenerWire>;
+  private readonly eds: NamedWatches<ClusterLoadAssignmentWire>;
+  private readonly edsTracked: TrackedType<ClusterLoadAssignmentWire>;
+  private readonly rds: NamedWatches<RouteConfigurationWire>;
+  private readonly rdsTracked: TrackedType<RouteConfigurationWire>;
+  private readonly providers = new Map<string, ProviderEntry>();
+  /** CDS/LDS resources as received, for /config_dump. */
+  private readonly rawClusters = new Map<string, unknown>();
+  private readonly rawListeners = new Map<string, unknown>();
+  /** Set by setListenerManager (the listener manager needs this manager's RDS providers first). */
+  private listenerManager: ListenerManager | undefined;
+  private cdsVersion = '';
+  private ldsVersion = '';
+  private stopped = false;
+  /** Settles on stop(), so that an init still waiting gives up. */
+  private readonly stopSignal: Promise<void>;
+  private signalStop: () => void = () => {};
+
+  constructor(deps: XdsManagerDeps) {
+    this.deps = deps;
+    this.stopSignal = new Promise((resolve) => { this.signalStop = resolve; });
+    const cm = deps.clusterManager;
+    this.primaryClusters = new Set(cm.entries().static.filter((e) => e.cluster.model.type !== 'EDS').map((e) => e.cluster.name));
+    this.pool = new XdsClientPool({
+      node: deps.node, clock: deps.clock, random: deps.random,
+      baseUrl: (clusterName) => {
+        const host = cm.get(clusterName)?.hosts()[0];
+        if (!host) deps.logger.get('config').error(`xDS cluster '${clusterName}' has no endpoint: its subscriptions will fail until restart`);
+        // A port-0 origin refuses every connection: the subscription backs off and init times out.
+        return `http://${host ? host.addressString : '127.0.0.1:0'}`;
+      },
+    });
+    this.cds = new TrackedType(clusterResourceType, deps.stats.scope('cluster_manager.cds'), deps.clock, 'name');
+    this.lds = new TrackedType(listenerResourceType, deps.stats.scope('listener_manager.lds'), deps.clock, 'name');
+    // Envoy counts EDS and RDS updates per cluster / per route table, not per type (see applyRoute).
+    this.edsTracked = new TrackedType(clusterLoadAssignmentResourceType, null, deps.clock, 'cluster_name');
+    this.rdsTracked = new TrackedType(routeConfigurationResourceType, null, deps.clock, 'name');
+    this.eds = new NamedWatches(this.edsTracked, this.pool, deps.clock);
+    this.rds = new NamedWatches(this.rdsTracked, this.pool, deps.clock);
+  }
+
+  setListenerManager(listenerManager: ListenerManager): void {
+    this.listenerManager = listenerManager;
+  }
+
+  /** The ClusterManager calls this for each EDS cluster. */
+  watch(serviceName: string, source: ConfigSourceConfig, onAssignment: NamedHandler<ClusterLoadAssignmentWire>): { cancel(): void } {
+    return this.eds.watch(source, serviceName, onAssignment);
+  }
+
+  /** One provider per (config source, route_config_name), shared by the listeners naming it. */
+  acquire(hcm: RdsHcm): RdsRouteConfigProvider {
+    const key = `${configSourceKey(hcm.rds.configSource)}|${hcm.rds.routeConfigName}`;
+    let entry = this.providers.get(key);
+    if (!entry) {
+      const provider = new RdsRouteConfigProvider(hcm.rds.routeConfigName);
+      const hcms = new Set<HcmConfig>();
+      const watch = this.rds.watch(hcm.rds.configSource, hcm.rds.routeConfigName, (wire) => this.applyRoute(provider, hcms, wire));
+      entry = { provider, hcms, refs: 0, watch };
+      this.providers.set(key, entry);
+    }
+    entry.refs++;
+    entry.hcms.add(hcm);
+    return entry.provider;
+  }
+
+  release(provider: RdsRouteConfigProvider): void {
+    for (const [key, entry] of this.providers) {
+      if (entry.provider !== provider) continue;
+      if (--entry.refs > 0) return;
+      entry.watch.cancel();
+      this.providers.delete(key);
+      return;
+    }
+  }
+
+  /**
+   * Envoy's init order: CDS (and the EDS of its clusters) warms first, then LDS (and the RDS of its
+   * listeners); each first fetch is bounded by its config source's initial_fetch_timeout.
+   */
+  async initialize(): Promise<void> {
+    const { cds, lds } = this.deps.dynamicResources;
+    const cm = this.deps.clusterManager;
+    const step = (p: Promise<void> | undefined): Promise<void> => Promise.race([p, this.stopSignal]);
+    if (cds) {
+      this.pool.get(cds).subscribe(this.cds.type, [], (u) => this.applyCds(u));
+      await step(this.firstFetch(this.cds, cds));
+    }
+    await step(cm.whenWarm());
+    if (lds && !this.stopped) {
+      this.pool.get(lds).subscribe(this.lds.type, [], (u) => this.applyLds(u));
+      await step(this.firstFetch(this.lds, lds));
+    }
+    await step(this.listenerManager?.whenWarm());
+  }
+
+  /** The dynamic sections of /config_dump. */
+  dump(): DynamicConfig {
+    const statuses = this.pool.statuses();
+    const cm = this.deps.clusterManager.entries();
+    const clusterResource = (e: ClusterEntry): DumpedResource => ({
+      name: e.cluster.name, versionInfo: e.versionInfo, lastUpdatedMs: e.lastUpdatedMs, config: this.rawClusters.get(e.cluster.name) ?? e.cluster.config,
+    });
+    const lm = this.listenerManager?.entries() ?? { active: [], warming: [], draining: [] };
+    const listenerResource = (e: ListenerEntry): DumpedResource => ({
+      name: e.config.name, versionInfo: e.versionInfo, lastUpdatedMs: e.lastUpdatedMs, config: this.rawListeners.get(e.config.name) ?? e.config.wire,
+    });
+    const dynamic = (entries: readonly ListenerEntry[]): DumpedResource[] => entries.filter((e) => e.addedViaApi).map(listenerResource);
+    const held = <T>(h: HeldResource<T>): DumpedResource => ({ name: h.name, versionInfo: h.versionInfo, lastUpdatedMs: h.lastUpdatedMs, config: h.raw });
+    return {
+      clusters: {
+        versionInfo: this.cdsVersion, active: cm.active.map(clusterResource), warming: cm.warming.map(clusterResource),
+        failures: failures(this.cds, statuses),
+      },
+      listeners: {
+        versionInfo: this.ldsVersion, active: dynamic(lm.active), warming: dynamic(lm.warming), draining: dynamic(lm.draining),
+        failures: failures(this.lds, statuses),
+      },
+      routes: { versionInfo: '', active: this.rds.held().map(held), failures: failures(this.rdsTracked, statuses) },
+      endpoints: { versionInfo: '', active: this.eds.held().map(held), failures: failures(this.edsTracked, statuses) },
+    } satisfies Record<string, DynamicSection>;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.signalStop();
+    await this.pool.stop();
+  }
+
+  private async firstFetch<T>(tracked: TrackedType<T>, source: ConfigSourceConfig): Promise<void> {
+    if (source.initialFetchTimeoutMs === 0) return tracked.firstResponse();
+    let timer: TimerHandle | undefined;
+    await Promise.race([tracked.firstResponse(), new Promise<void>((resolve) => { timer = this.deps.clock.setTimer(resolve, source.initialFetchTimeoutMs); })]);
+    timer?.cancel();
+  }
+
+  /** CDS: static names and EDS clusters polling a non-primary cluster are rejected; nothing applies unless all pass. */
+  private applyCds(update: ResourceUpdate<ClusterWire>): readonly ConfigError[] | void {
+    const cm = this.deps.clusterManager;
+    const errors: ConfigError[] = [];
+    for (const [name, wire] of [...update.added, ...update.updated]) {
+      const at = `resources[${this.cds.indexOf(name)}]`;
+      if (cm.isStatic(name)) {
+        errors.push({ path: `${at}.name`, kind: 'invalid', message: `Error adding/updating cluster(s) ${name}: a static cluster of that name exists (static_resources.clusters); CDS cannot add, update or remove it` });
+      }
+      const eds = wire.eds_cluster_config;
+      if (eds) errors.push(...checkBackingCluster(translateConfigSource(eds.eds_config), `${at}.eds_cluster_config.eds_config`, this.primaryClusters));
+    }
+    if (errors.length > 0) return this.cds.reject(errors);
+    if (this.stopped) return;
+    for (const name of update.removed) {
+      cm.removeCluster(name);
+      this.rawClusters.delete(name);
+    }
+    for (const [name, wire] of [...update.added, ...update.updated]) {
+      cm.addOrUpdateCluster(wire, update.versionInfo);
+      this.rawClusters.set(name, this.cds.rawOf(name));
+    }
+    this.cdsVersion = update.versionInfo;
+    this.cds.accepted(update.versionInfo);
+  }
+
+  /** LDS: every changed listener is translated and cross-checked before any is applied. */
+  private applyLds(update: ResourceUpdate<ListenerWire>): readonly ConfigError[] | void {
+    const lm = this.listenerManager;
+    if (!lm || this.stopped) return;
+    const cm = this.deps.clusterManager;
+    const errors: ConfigError[] = [];
+    const changed = new Map<string, ListenerConfig>();
+    for (const [name, wire] of [...update.added, ...update.updated]) {
+      const at = `resources[${this.lds.indexOf(name)}]`;
+      const built = translateListener(wire, { path: at, defaultName: name, clusterExists: (c) => cm.has(c) });
+      if (!built.ok) {
+        errors.push(...built.errors);
+        continue;
+      }
+      changed.set(name, built.value);
+      const rds = built.value.hcm.rds;
+      if (rds) errors.push(...checkBackingCluster(rds.configSource, `${at}.filter_chains[0].filters[0].typed_config.rds.config_source`, this.primaryClusters));
+    }
+    const all = new Map<string, ListenerConfig>();
+    for (const name of update.resources.keys()) {
+      const config = changed.get(name) ?? lm.configOf(name);
+      if (config) all.set(name, config);
+    }
+    errors.push(...lm.checkLds(all, changed.keys(), (n) => this.lds.indexOf(n)));
+    if (errors.length > 0) return this.lds.reject(errors);
+    for (const name of update.removed) {
+      lm.remove(name);
+      this.rawListeners.delete(name);
+    }
+    for (const [name, config] of changed) {
+      lm.addOrUpdate(config, update.versionInfo);
+      this.rawListeners.set(name, this.lds.rawOf(name));
+    }
+    this.ldsVersion = update.versionInfo;
+    this.lds.accepted(update.versionInfo);
+  }
+
+  /**
+   * RDS: a RouteConfiguration's validate_clusters defaults to false; typed_per_filter_config entries are
+   * checked against the HTTP filters of the connection managers using this route table.
+   */
+  private applyRoute(provider: RdsRouteConfigProvider, hcms: ReadonlySet<HcmConfig>, wire: RouteConfigurationWire): readonly ConfigError[] {
+    const cm = this.deps.clusterManager;
+    const built = buildRouteConfig(wire, {
+      path: '',
+      clusterExists: (c) => cm.has(c),
+      validateClustersByDefault: false,
+      perFilterConfig: (filterName) => {
+        for (const hcm of hcms) {
+          const f = hcm.httpFilters.find((x) => x.name === filterName);
+          if (f) return f.factory.perRouteSchema;
+        }
+        return undefined;
+      },
+    });
+    // Envoy's http.<stat_prefix>.rds.<route_config_name>.* of each connection manager using the table.
+    const stat = (name: string): void => { for (const hcm of hcms) this.deps.stats.counter(`http.${hcm.statPrefix}.rds.${provider.name}.${name}`).inc(); };
+    if (!built.ok) {
+      stat('update_rejected');
+      return built.errors;
+    }
+    provider.update(built.value, wire);
+    stat('update_success');
+    stat('config_reload');
+    return [];
+  }
+}
+
+/** The last rejected response of a type (until a later one is accepted), per resource, with the NACK's details. */
+function failures<T>(tracked: TrackedType<T>, statuses: readonly SubscriptionStatus[]): ReadonlyMap<string, DumpedFailure> {
+  const rejected = tracked.lastRejected();
+  if (!rejected) return new Map();
+  const nacks = statuses.filter((s) => s.typeUrl === tracked.type.typeUrl && s.lastNack).map((s) => s.lastNack!);
+  const nack = nacks.sort((a, b) => b.atMs - a.atMs)[0];
+  return new Map([...rejected.resources].map(([name, raw]) => [name, {
+    ...(raw === undefined ? {} : { failedConfiguration: raw }),
+    lastUpdateAttemptMs: nack?.atMs ?? rejected.atMs,
+    details: nack?.message ?? '',
+    versionInfo: nack?.versionInfo ?? '',
+  }]));
+}

@@ -1,0 +1,172 @@
+// A whole mesh in one test process: the real control plane watching a temporary config directory, one
+// test upstream ("the application") and one nodevoy sidecar per workload, each workload at its own random
+// loopback address like a pod IP, registered with generated ServiceEntry/WorkloadEntry YAML.
+
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startControlPlane, type ControlPlane } from '../../control-plane/server/control-plane.ts';
+import { ISTIO_TRANSLATION } from '../../control-plane/server/istio-source.ts';
+import { realClock } from '../../proxy/common/clock.ts';
+import type { Server } from '../../proxy/server/server.ts';
+import { send, startProxy, type SimpleResponse } from './proxy.ts';
+import { startUpstream, type TestUpstream, type UpstreamHandler } from './upstream.ts';
+
+/** The port every test service declares; sidecars' inbound listeners bind <workload ip>:SERVICE_PORT. */
+export const SERVICE_PORT = 9080;
+
+export interface WorkloadSpec {
+  readonly name: string;
+  readonly app: string;
+  readonly version: string;
+  /** The application; default: answers 200 with `<name>`. */
+  readonly handler?: UpstreamHandler;
+}
+
+export interface RunningWorkload {
+  readonly spec: WorkloadSpec;
+  readonly ip: string;
+  readonly app: TestUpstream;
+  sidecar: Server;
+}
+
+export interface MeshOptions {
+  readonly workloads: readonly WorkloadSpec[];
+  /** Extra Istio YAML files for the config directory (VirtualServices, DestinationRules, ...), by file name. */
+  readonly files?: Readonly<Record<string, string>>;
+}
+
+/** A distinct 127.x.y.z per test run, so parallel test files never share an address:port. */
+function randomLoopbackBase(): string {
+  return `127.${100 + Math.floor(Math.random() * 150)}.${Math.floor(Math.random() * 256)}`;
+}
+
+/** ServiceEntry per app (`<app>.default.svc.cluster.local:9080`) and a WorkloadEntry per workload. */
+export function registryYaml(workloads: readonly { spec: WorkloadSpec; ip: string }[]): string {
+  const apps = [...new Set(workloads.map((w) => w.spec.app))];
+  const services = apps.map((app) => `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ${app}}
+spec:
+  hosts: [${app}.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  ports: [{number: ${SERVICE_PORT}, name: http, protocol: HTTP}]
+  resolution: STATIC
+  workloadSelector: {labels: {app: ${app}}}
+`);
+  const entries = workloads.map((w) => `apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: ${w.spec.name}}
+spec:
+  address: ${w.ip}
+  labels: {app: ${w.spec.app}, version: ${w.spec.version}}
+  serviceAccount: ${w.spec.app}
+`);
+  return [...services, ...entries].join('---\n');
+}
+
+/** A sidecar bootstrap as docs/mesh.md describes it: REST LDS/CDS from xds_cluster, node metadata naming the workload. */
+export function sidecarBootstrap(w: { spec: WorkloadSpec; ip: string; app: TestUpstream }, controlPlanePort: number, initialFetchTimeout = '5s'): string {
+  const source = { resource_api_version: 'V3', initial_fetch_timeout: initialFetchTimeout, api_config_source: { api_type: 'REST', transport_api_version: 'V3', cluster_names: ['xds_cluster'], refresh_delay: '1s' } };
+  return JSON.stringify({
+    node: {
+      id: `sidecar~${w.ip}~${w.spec.name}.default~default.svc.cluster.local`,
+      cluster: `${w.spec.app}.default`,
+      metadata: {
+        NAMESPACE: 'default', SERVICE_ACCOUNT: w.spec.app, LABELS: { app: w.spec.app, version: w.spec.version },
+        INSTANCE_IPS: w.ip, APP_PORTS: { [SERVICE_PORT]: w.app.port }, OUTBOUND_PORT: 0,
+      },
+    },
+    admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
+    dynamic_resources: { lds_config: source, cds_config: source },
+    static_resources: {
+      clusters: [{
+        name: 'xds_cluster', type: 'STATIC', connect_timeout: '1s',
+        load_assignment: { cluster_name: 'xds_cluster', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: controlPlanePort } } } }] }] },
+      }],
+    },
+  });
+}
+
+export class TestMesh {
+  readonly dir: string;
+  controlPlane: ControlPlane;
+  readonly workloads: ReadonlyMap<string, RunningWorkload>;
+
+  private constructor(dir: string, controlPlane: ControlPlane, workloads: ReadonlyMap<string, RunningWorkload>) {
+    this.dir = dir;
+    this.controlPlane = controlPlane;
+    this.workloads = workloads;
+  }
+
+  static async start(options: MeshOptions): Promise<TestMesh> {
+    const dir = await mkdtemp(join(tmpdir(), 'nodevoy-mesh-'));
+    const base = randomLoopbackBase();
+    const running = new Map<string, RunningWorkload>();
+    let controlPlane: ControlPlane | undefined;
+    try {
+      for (const [i, spec] of options.workloads.entries()) {
+        const app = await startUpstream(spec.name, spec.handler);
+        running.set(spec.name, { spec, ip: `${base}.${i + 1}`, app, sidecar: undefined as unknown as Server });
+      }
+      await writeFile(join(dir, 'registry.yaml'), registryYaml([...running.values()]));
+      for (const [file, text] of Object.entries(options.files ?? {})) await writeFile(join(dir, file), text);
+      controlPlane = await startControlPlane({ configDir: dir, host: '127.0.0.1', port: 0, clock: realClock, translation: ISTIO_TRANSLATION, debounceMs: 10 });
+      for (const w of running.values()) w.sidecar = await startProxy(sidecarBootstrap(w, controlPlane.server.port));
+      return new TestMesh(dir, controlPlane, running);
+    } catch (e) {
+      await Promise.all([...running.values()].map(async (w) => { await w.sidecar?.close(); await w.app.close(); }));
+      await controlPlane?.close();
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  workload(name: string): RunningWorkload {
+    const w = this.workloads.get(name);
+    if (!w) throw new Error(`no workload ${name}`);
+    return w;
+  }
+
+  /** A request from workload `from`'s application to `host` through its sidecar's outbound listener. */
+  call(from: string, host: string, path = '/', headers: Record<string, string> = {}): Promise<SimpleResponse> {
+    const w = this.workload(from);
+    return send(w.sidecar.listenerPort('virtualOutbound'), path, { host: w.ip, headers: { host, ...headers } });
+  }
+
+  /** Which workloads answered `n` calls (the upstream handler's default body is the workload name). */
+  async answeredBy(from: string, host: string, n: number, headers: Record<string, string> = {}): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      const r = await this.call(from, host, '/', headers);
+      const who = r.status === 200 ? r.body : `status ${r.status}`;
+      counts.set(who, (counts.get(who) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  /** Writes (or replaces) a file of the config directory; the control plane picks it up by watching. */
+  write(file: string, text: string): Promise<void> {
+    return writeFile(join(this.dir, file), text);
+  }
+
+  /**
+   * Retries `probe` until it returns a value (not undefined), at most `attempts` times: for waiting on a
+   * push to reach the sidecars, an event outside the test's control. Throws naming `what` when it never does.
+   */
+  async until<T>(what: string, probe: () => Promise<T | undefined>, attempts = 2_000): Promise<T> {
+    for (let i = 0; i < attempts; i++) {
+      const v = await probe();
+      if (v !== undefined) return v;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    throw new Error(`gave up waiting for ${what}`);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.workloads.values()].map((w) => w.sidecar.close()));
+    await this.controlPlane.close();
+    await Promise.all([...this.workloads.values()].map((w) => w.app.close()));
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
