@@ -1,13 +1,14 @@
 // `nodevoy control-plane --config-dir DIR`: serve the Istio YAML of DIR over xDS REST-JSON (with long-poll
 // push and /debug pages), re-translating on every change; `--validate` prints every load, validation and
-// conflict error instead (`file[doc]:line Kind ns/name: path: message`) and exits 1 if there is any.
+// conflict error and every warning instead (`file[doc]:line Kind ns/name: [warning: ]path: message`) and
+// exits 1 if there is any error (warnings alone exit 0).
 
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { loadIstioDirectory } from '../control-plane/istio/load.ts';
 import { startControlPlane } from '../control-plane/server/control-plane.ts';
 import { ISTIO_TRANSLATION } from '../control-plane/server/istio-source.ts';
-import { formatMeshError } from '../control-plane/server/mesh-source.ts';
+import { countSeverities, formatMeshError } from '../control-plane/server/mesh-source.ts';
 import { realClock, realRandom } from '../proxy/common/clock.ts';
 import { createLogger, parseLogLevel } from '../proxy/common/logger.ts';
 
@@ -65,20 +66,23 @@ export async function runControlPlane(argv: string[], io: CommandIo = STDIO): Pr
   return args.validate ? validate(args.configDir, io) : serve(args, io);
 }
 
-/** The same load and translation the server runs, reported instead of served. */
+/**
+ * The same load and translation the server runs, reported instead of served: every entry, then
+ * `DIR: N errors, M warnings` (prefixed `OK (K resources)` when there is no error). Exit 1 only on errors.
+ */
 async function validate(dir: string, io: CommandIo): Promise<number> {
   const load = await loadIstioDirectory(dir);
   const translated = ISTIO_TRANSLATION.translateMesh(load.resources);
-  const errors = [...load.errors, ...translated.errors];
-  for (const e of errors) io.out.write(`${formatMeshError(e)}\n`);
+  const report = [...load.errors, ...translated.errors];
+  for (const e of report) io.out.write(`${formatMeshError(e)}\n`);
   for (const d of load.deferred) io.err.write(`${d.file}[${d.document}]: ${d.resource.kind} ${d.resource.namespace ?? 'default'}/${d.resource.name ?? '?'} skipped: ${d.reason}\n`);
-  if (errors.length > 0) {
-    io.out.write(`${dir}: ${errors.length} error${errors.length === 1 ? '' : 's'}\n`);
-    return 1;
-  }
-  io.out.write(`${dir}: OK (${load.resources.length} resources)\n`);
-  return 0;
+  const { errors, warnings } = countSeverities(report);
+  const counts = `${plural(errors, 'error')}, ${plural(warnings, 'warning')}`;
+  io.out.write(errors > 0 ? `${dir}: ${counts}\n` : `${dir}: OK (${plural(load.resources.length, 'resource')}; ${counts})\n`);
+  return errors > 0 ? 1 : 0;
 }
+
+const plural = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 async function serve(args: ControlPlaneArgs, io: CommandIo): Promise<number> {
   const log = createLogger(args.logLevel).get('config');

@@ -19,7 +19,7 @@ commands:
                            WorkloadEntry, EnvoyFilter local rate limit) to proxies over xDS REST-JSON,
                            pushing every change (--address 127.0.0.1, --port 15010, -l/--log-level;
                            debug pages /debug/syncz, /debug/config_dump?proxy=ID, /debug/config_errors);
-                           --validate prints every error and conflict instead and exits 1 if any
+                           --validate prints every error, conflict and warning instead; exits 1 on errors
   proxy-status [--control-plane http://127.0.0.1:15010]
                            each connected proxy's xDS sync state (CDS LDS EDS RDS), like istioctl
   version                  print the version

@@ -62,6 +62,7 @@ const ConfigPatchSchema = istioMessage(`${NS}.EnvoyConfigObjectPatch`, {
   filterName: LOCAL_RATELIMIT_FILTER,
   typeUrl: p.patch.value.typed_config.typeUrl,
   config: p.patch.value.typed_config.fields,
+  configPath: p.patch.value.typed_config.fieldsPath.join('.'),
 }));
 
 /**
@@ -74,6 +75,8 @@ export interface LocalRateLimitPatch {
   readonly filterName: typeof LOCAL_RATELIMIT_FILTER;
   readonly typeUrl: string;
   readonly config: Readonly<Record<string, unknown>>;
+  /** Where `config` is written under `patch.value.typed_config`: `''` for an Any, `'value'` for a TypedStruct. */
+  readonly configPath: string;
 }
 
 export const EnvoyFilterSpecSchema = istioMessage(NS, {

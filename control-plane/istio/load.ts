@@ -20,9 +20,21 @@ export interface ResourceRef {
   readonly name?: string;
 }
 
+/**
+ * As Istio's analyzer grades its messages: an `error` drops the document (or the conflicting claim); a
+ * `warning` keeps the resource in force but tells what will not work as written (a reference to a host,
+ * port or subset that is not in the registry yet, a field accepted but not applied).
+ */
+export type Severity = 'error' | 'warning';
+
 export interface IstioConfigError extends ConfigError, SourceRef {
   readonly resource?: ResourceRef;
+  /** Absent: `error`. */
+  readonly severity?: Severity;
 }
+
+/** A report entry's severity (absent means error). */
+export const severityOf = (e: { readonly severity?: Severity | undefined }): Severity => e.severity ?? 'error';
 
 /** A document of a kind that a later issue handles: listed, not loaded, not an error. */
 export interface DeferredDocument extends SourceRef {
@@ -176,9 +188,12 @@ function ioError(file: string, e: unknown): IstioConfigError {
   return { file, document: 0, path: '', kind: 'invalid', message: `cannot read: ${e instanceof Error ? e.message : String(e)}` };
 }
 
-/** One line per error: `file[doc]:line Kind ns/name: path: message`. */
+/** One line per entry: `file[doc]:line Kind ns/name: path: message`, a warning as `…ns/name: warning: path: message`. */
 export function formatIstioError(e: IstioConfigError): string {
   const where = `${e.file}[${e.document}]${e.line === undefined ? '' : `:${e.line}`}`;
   const what = e.resource === undefined ? '' : ` ${e.resource.kind} ${e.resource.namespace ?? 'default'}/${e.resource.name ?? '?'}`;
-  return `${where}${what}: ${formatConfigError(e)}`;
+  return `${where}${what}: ${severityMarker(e)}${formatConfigError(e)}`;
 }
+
+/** `warning: ` for a warning; errors are printed unmarked. */
+export const severityMarker = (e: { readonly severity?: Severity | undefined }): string => (severityOf(e) === 'warning' ? 'warning: ' : '');

@@ -5,6 +5,7 @@ import type { Clock, Random } from '../../proxy/common/clock.ts';
 import { watchIstioDirectory } from './config-watch.ts';
 import type { Translation } from './istio-source.ts';
 import { createIstioMeshSource } from './istio-source.ts';
+import { countSeverities } from './mesh-source.ts';
 import type { ServerLogger, XdsServer } from './xds-server.ts';
 import { startXdsServer } from './xds-server.ts';
 
@@ -33,8 +34,8 @@ export async function startControlPlane<M>(options: ControlPlaneOptions<M>): Pro
     onChange(load) {
       const before = source.generation();
       source.update(load);
-      const errors = source.configErrors().length;
-      if (source.generation() !== before) logger?.info(`mesh generation ${source.generation()}: ${load.resources.length} resources, ${errors} config errors`);
+      const { errors, warnings } = countSeverities(source.configErrors());
+      if (source.generation() !== before) logger?.info(`mesh generation ${source.generation()}: ${load.resources.length} resources, ${errors} config errors, ${warnings} warnings (see /debug/config_errors)`);
     },
     onError: (message) => logger?.warning(message),
   });

@@ -2,10 +2,11 @@
 // GET /debug/syncz, /debug/config_dump?proxy=ID, /debug/config_errors and /ready.
 
 import type { ServerResponse } from 'node:http';
+import { severityOf } from '../istio/load.ts';
 import type { XdsKind } from '../xds/snapshot.ts';
 import { XDS_TYPES } from '../xds/snapshot.ts';
 import type { MeshSource } from './mesh-source.ts';
-import { formatMeshError } from './mesh-source.ts';
+import { countSeverities, formatMeshError } from './mesh-source.ts';
 import type { SnapshotCache } from './snapshot-cache.ts';
 import type { ProxySync, SyncTracker } from './sync-status.ts';
 import { xdsStatus } from './sync-status.ts';
@@ -89,6 +90,19 @@ export function configDumpJson(ctx: DebugContext, proxy: ProxySync): unknown {
   };
 }
 
+/**
+ * /debug/config_errors: every error and warning with its severity and one-line form; `count` is all of them,
+ * `error_count` those that dropped a document or a claim, `warning_count` those whose resource is in force.
+ */
+export function configErrorsJson(source: MeshSource): unknown {
+  const report = source.configErrors();
+  const { errors, warnings } = countSeverities(report);
+  return {
+    generation: source.generation(), count: report.length, error_count: errors, warning_count: warnings,
+    errors: report.map((e) => ({ ...e, severity: severityOf(e), text: formatMeshError(e) })),
+  };
+}
+
 /** Answers a debug GET; false when the path is not a debug page. */
 export function handleDebug(ctx: DebugContext, url: URL, res: ServerResponse): boolean {
   switch (url.pathname) {
@@ -99,11 +113,9 @@ export function handleDebug(ctx: DebugContext, url: URL, res: ServerResponse): b
     case '/debug/syncz':
       json(res, 200, synczJson(ctx.tracker.all()));
       return true;
-    case '/debug/config_errors': {
-      const errors = ctx.source.configErrors();
-      json(res, 200, { generation: ctx.source.generation(), count: errors.length, errors: errors.map((e) => ({ ...e, text: formatMeshError(e) })) });
+    case '/debug/config_errors':
+      json(res, 200, configErrorsJson(ctx.source));
       return true;
-    }
     case '/debug/config_dump': {
       // istiod names the parameter proxyID; both spellings work.
       const id = url.searchParams.get('proxy') ?? url.searchParams.get('proxyID');

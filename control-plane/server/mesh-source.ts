@@ -5,7 +5,7 @@
 import type { XdsNode } from '../../control-client/types.ts';
 import type { ConfigError, Result } from '../../proxy/common/result.ts';
 import { formatConfigError } from '../../proxy/common/result.ts';
-import { formatIstioError, type ResourceRef } from '../istio/load.ts';
+import { formatIstioError, severityMarker, severityOf, type ResourceRef, type Severity } from '../istio/load.ts';
 import type { ProxyIdentity, ProxySnapshot } from '../xds/snapshot.ts';
 
 /** A validation or conflict problem: a ConfigError plus, when known, where it came from (IstioConfigError fits). */
@@ -14,6 +14,8 @@ export interface MeshError extends ConfigError {
   readonly document?: number;
   readonly line?: number;
   readonly resource?: ResourceRef;
+  /** Absent: `error`. A warning's resource stays in force. */
+  readonly severity?: Severity;
 }
 
 export interface MeshSource {
@@ -24,15 +26,21 @@ export interface MeshSource {
   proxySnapshot(identity: ProxyIdentity): ProxySnapshot;
   /** Runs `listener` after every generation change; returns the unsubscribe function. */
   onChange(listener: () => void): () => void;
-  /** Every current validation and conflict error (`/debug/config_errors`). */
+  /** Every current validation and conflict error and warning (`/debug/config_errors`). */
   configErrors(): readonly MeshError[];
   /** True once the initial configuration is loaded (`GET /ready`). */
   ready(): boolean;
 }
 
-/** One line per error, as `formatIstioError` prints it; an error not tied to a file starts at `Kind ns/name`. */
+/** One line per entry, as `formatIstioError` prints it; an entry not tied to a file starts at `Kind ns/name`. */
 export function formatMeshError(e: MeshError): string {
   if (e.file !== undefined) return formatIstioError({ ...e, file: e.file, document: e.document ?? 0 });
   const what = e.resource === undefined ? '' : `${e.resource.kind} ${e.resource.namespace ?? 'default'}/${e.resource.name ?? '?'}: `;
-  return `${what}${formatConfigError(e)}`;
+  return `${what}${severityMarker(e)}${formatConfigError(e)}`;
+}
+
+/** How many entries of a report are errors and how many warnings. */
+export function countSeverities(report: readonly MeshError[]): { errors: number; warnings: number } {
+  const warnings = report.filter((e) => severityOf(e) === 'warning').length;
+  return { errors: report.length - warnings, warnings };
 }

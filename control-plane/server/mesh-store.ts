@@ -2,7 +2,7 @@
 // document becomes invalid keeps its last valid version (same kind/namespace/name) while the error is
 // reported, so one bad edit does not take a service out of the mesh. A generation counter moves on change.
 
-import type { IstioLoadResult } from '../istio/load.ts';
+import { severityOf, type IstioLoadResult } from '../istio/load.ts';
 import type { IstioResource } from '../istio/resources.ts';
 import type { MeshError } from './mesh-source.ts';
 
@@ -26,7 +26,7 @@ export class MeshStore {
     return this.current;
   }
 
-  /** The last scan's errors; those whose resource kept its last valid version say so. */
+  /** The last scan's errors and warnings; errors whose resource kept its last valid version say so. */
   errors(): readonly MeshError[] {
     return this.currentErrors;
   }
@@ -34,16 +34,19 @@ export class MeshStore {
   /**
    * Takes a directory scan. A resource that is gone from it is kept when its own document failed (an error
    * names its kind/namespace/name) or its file could not be parsed at all (a YAML or read error with no
-   * resource); a resource simply deleted from the files goes away. Returns true when the set changed.
+   * resource); a resource simply deleted from the files goes away. Warnings break nothing: their resources
+   * were loaded. Returns true when the set changed.
    */
   apply(load: IstioLoadResult): boolean {
     const fresh = new Set(load.resources.map(resourceKey));
-    const brokenResources = new Set(load.errors.flatMap((e) => (e.resource?.name === undefined ? [] : [keyOf(e.resource.kind, e.resource.namespace, e.resource.name)])));
-    const brokenFiles = new Set(load.errors.filter((e) => e.resource === undefined).map((e) => e.file));
+    const failures = load.errors.filter((e) => severityOf(e) === 'error');
+    const brokenResources = new Set(failures.flatMap((e) => (e.resource?.name === undefined ? [] : [keyOf(e.resource.kind, e.resource.namespace, e.resource.name)])));
+    const brokenFiles = new Set(failures.filter((e) => e.resource === undefined).map((e) => e.file));
     const kept = this.current.filter((r) => !fresh.has(resourceKey(r)) && (brokenResources.has(resourceKey(r)) || brokenFiles.has(r.source.file)));
     const keptKeys = new Set(kept.map(resourceKey));
     const keptFiles = new Set(kept.map((r) => r.source.file));
     this.currentErrors = load.errors.map((e) => {
+      if (severityOf(e) === 'warning') return e;
       const keeps = e.resource === undefined ? keptFiles.has(e.file) : keptKeys.has(keyOf(e.resource.kind, e.resource.namespace, e.resource.name));
       return keeps ? { ...e, message: `${e.message} (${KEPT_LAST_GOOD})` } : e;
     });

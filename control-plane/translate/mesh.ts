@@ -1,11 +1,12 @@
 // translateMesh: indexes the loaded Istio resources once (services and their endpoints by host,
 // VirtualServices and DestinationRules by resolved host, rate limit patches) and reports what Istio's
-// analyzers would: hosts claimed twice (the first in load order wins) and references to missing hosts,
-// ports and subsets (IST0101). The proxy-independent xDS resources (clusters, endpoints) are built here.
+// analyzers would: hosts claimed twice (errors: the first in load order wins), references to missing hosts,
+// ports and subsets (IST0101, warnings: the resource stays in force) and fields accepted but not applied
+// (warnings). The proxy-independent xDS resources (clusters, endpoints) are built here.
 
 import { isIP } from 'node:net';
 import { toConfigErrors } from '../../proxy/config/schema-kit.ts';
-import { LocalRateLimitSchema } from '../../proxy/filters/http/local-ratelimit/schema.ts';
+import { LocalRateLimitSchema, type LocalRateLimitWire } from '../../proxy/filters/http/local-ratelimit/schema.ts';
 import type { IstioConfigError } from '../istio/load.ts';
 import type {
   DestinationRule, EnvoyFilter, IstioResource, ServiceEntry, VirtualService, WorkloadEntry,
@@ -15,6 +16,7 @@ import type { Destination } from '../istio/virtual-service.ts';
 import type { EnvoyResource } from '../xds/snapshot.ts';
 import { buildServiceClusters } from './clusters.ts';
 import { labelsMatch, resolveHost } from './names.ts';
+import { unappliedPolicyFields } from './traffic-policy.ts';
 
 /** One endpoint of a service: an inline ServiceEntry endpoint or a selected WorkloadEntry. */
 export interface MeshEndpoint {
@@ -67,6 +69,15 @@ const MESH_GATEWAY = 'mesh';
 function errorAt(r: IstioResource, path: string, kind: IstioConfigError['kind'], message: string): IstioConfigError {
   return { ...r.source, resource: { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name }, path, kind, message };
 }
+
+/** A problem that leaves the resource in force (Istio's analyzer: Warning). */
+function warningAt(r: IstioResource, path: string, kind: IstioConfigError['kind'], message: string): IstioConfigError {
+  return { ...errorAt(r, path, kind, message), severity: 'warning' };
+}
+
+/** IST0101 for a host: a warning, since the registry may get the service later (another file, a Kubernetes Service). */
+const missingHost = (host: string, effect: string) =>
+  `no ServiceEntry declares host "${host}" (IST0101 ReferencedResourceNotFound): ${effect}`;
 
 const describe = (r: IstioResource) => `${r.kind} ${r.metadata.namespace}/${r.metadata.name} (${r.source.file} document ${r.source.document})`;
 
@@ -169,7 +180,8 @@ function indexDestinationRules(rules: readonly DestinationRule[], services: Read
       continue;
     }
     byHost.set(host, dr);
-    if (!services.has(host)) errors.push(errorAt(dr, 'spec.host', 'invalid', `no ServiceEntry declares host "${host}" (IST0101 ReferencedResourceNotFound)`));
+    if (!services.has(host)) errors.push(warningAt(dr, 'spec.host', 'invalid', missingHost(host, 'the DestinationRule is kept and applies once the host is in the registry')));
+    for (const u of unappliedPolicyFields(dr.spec)) errors.push(warningAt(dr, u.path, 'not-implemented', u.message));
   }
   return byHost;
 }
@@ -178,8 +190,16 @@ function indexVirtualServices(list: readonly VirtualService[], services: Readonl
   rules: ReadonlyMap<string, DestinationRule>, errors: IstioConfigError[]): Map<string, VirtualService> {
   const byHost = new Map<string, VirtualService>();
   for (const vs of list) {
-    // Bound to gateways only: Istio's sidecars ignore it (gateways come with a later issue).
-    if (vs.spec.gateways.length > 0 && !vs.spec.gateways.includes(MESH_GATEWAY)) continue;
+    const forSidecars = vs.spec.gateways.length === 0 || vs.spec.gateways.includes(MESH_GATEWAY);
+    vs.spec.gateways.forEach((g, i) => {
+      if (g === MESH_GATEWAY) return;
+      errors.push(warningAt(vs, `spec.gateways[${i}]`, 'not-implemented', `gateway "${g}" is not applied: nodevoy has no gateways yet (a later issue)` +
+        (forSidecars ? '; the VirtualService applies to sidecars ("mesh") only' : ', so this VirtualService, bound to gateways only, has no effect (add "mesh" to apply it to sidecars)')));
+    });
+    // Bound to gateways only: Istio's sidecars ignore it.
+    if (!forSidecars) continue;
+    // Hosts of this VirtualService already reported missing: its destinations to them are not reported again.
+    const missing = new Set<string>();
     vs.spec.hosts.forEach((h, k) => {
       const path = `spec.hosts[${k}]`;
       if (h.includes('*')) {
@@ -194,45 +214,89 @@ function indexVirtualServices(list: readonly VirtualService[], services: Readonl
         return;
       }
       byHost.set(host, vs);
-      if (!services.has(host)) errors.push(errorAt(vs, path, 'invalid', `no ServiceEntry declares host "${host}" (IST0101 ReferencedResourceNotFound)`));
+      if (services.has(host)) return;
+      missing.add(host);
+      errors.push(warningAt(vs, path, 'invalid', missingHost(host, 'the VirtualService is kept and routes this host once it is in the registry')));
     });
     vs.spec.http.forEach((route, i) => {
-      route.route.forEach((d, j) => checkDestination(vs, d.destination, `spec.http[${i}].route[${j}].destination`, services, rules, errors));
-      if (route.mirror !== undefined) checkDestination(vs, route.mirror, `spec.http[${i}].mirror`, services, rules, errors);
+      const check = (d: Destination, path: string) => {
+        if (!missing.has(resolveHost(d.host, vs.metadata.namespace))) checkDestination(vs, d, path, services, rules, errors);
+      };
+      route.route.forEach((d, j) => check(d.destination, `spec.http[${i}].route[${j}].destination`));
+      if (route.mirror !== undefined) check(route.mirror, `spec.http[${i}].mirror`);
+      if (route.retries?.retryRemoteLocalities === true) {
+        errors.push(warningAt(vs, `spec.http[${i}].retries.retryRemoteLocalities`, 'not-implemented',
+          'retryRemoteLocalities is accepted but not applied (Istio adds the previous_priorities retry priority): nodevoy\'s endpoints have no localities and all have priority 0, so retries choose among the same endpoints either way'));
+      }
     });
   }
   return byHost;
 }
 
-/** IST0101 ReferencedResourceNotFound for a destination's host, port and subset. */
+/**
+ * IST0101 ReferencedResourceNotFound for a destination's host, port and subset: warnings. The route is
+ * emitted as written, to a cluster that does not exist (yet), so its requests get 503 with response flag
+ * NC (cluster not found), as with Istio.
+ */
 function checkDestination(vs: VirtualService, d: Destination, path: string, services: ReadonlyMap<string, MeshService>,
   rules: ReadonlyMap<string, DestinationRule>, errors: IstioConfigError[]): void {
   const host = resolveHost(d.host, vs.metadata.namespace);
+  const unrouted = 'requests routed there get 503 (NC, cluster not found) until it exists';
   const service = services.get(host);
   if (service === undefined) {
-    errors.push(errorAt(vs, `${path}.host`, 'invalid', `no ServiceEntry declares host "${host}" (IST0101 ReferencedResourceNotFound): requests routed there get 503`));
+    errors.push(warningAt(vs, `${path}.host`, 'invalid', missingHost(host, unrouted)));
     return;
   }
   if (d.port !== undefined && !service.httpPorts.some((p) => p.number === d.port!.number)) {
-    errors.push(errorAt(vs, `${path}.port.number`, 'invalid', `host "${host}" has no HTTP port ${d.port.number} (IST0101 ReferencedResourceNotFound)`));
+    errors.push(warningAt(vs, `${path}.port.number`, 'invalid', `host "${host}" has no HTTP port ${d.port.number} (IST0101 ReferencedResourceNotFound): ${unrouted}`));
   }
   if (d.subset !== undefined && !rules.get(host)?.spec.subsets.some((s) => s.name === d.subset)) {
-    errors.push(errorAt(vs, `${path}.subset`, 'invalid', `no DestinationRule defines subset "${d.subset}" for host "${host}" (IST0101 ReferencedResourceNotFound): requests routed there get 503`));
+    errors.push(warningAt(vs, `${path}.subset`, 'invalid', `no DestinationRule defines subset "${d.subset}" for host "${host}" (IST0101 ReferencedResourceNotFound): ${unrouted}`));
   }
 }
 
-/** Validates each patch's LocalRateLimit as the proxy will, so a bad one is reported here with its file. */
+/**
+ * Validates each patch's LocalRateLimit as the proxy will, so a bad one is reported here with its file, and
+ * warns when the filter would never limit (Envoy's semantics are kept: see `inertRateLimit`).
+ */
 function rateLimitPatches(ef: EnvoyFilter, errors: IstioConfigError[]): RateLimitPatch[] {
   return ef.spec.configPatches.flatMap((p, i): RateLimitPatch[] => {
+    const typedConfig = `spec.configPatches[${i}].patch.value.typed_config`;
+    const configPath = p.configPath === '' ? typedConfig : `${typedConfig}.${p.configPath}`;
     const parsed = LocalRateLimitSchema.safeParse(p.config);
     if (!parsed.success) {
-      for (const e of toConfigErrors(parsed.error.issues, `spec.configPatches[${i}].patch.value.typed_config`)) errors.push(errorAt(ef, e.path, e.kind, e.message));
+      for (const e of toConfigErrors(parsed.error.issues, configPath)) errors.push(errorAt(ef, e.path, e.kind, e.message));
       return [];
     }
+    const inert = inertRateLimit(parsed.data);
+    if (inert !== undefined) errors.push(warningAt(ef, configPath, 'invalid', inert));
     return [{
       namespace: ef.metadata.namespace,
       selector: ef.spec.workloadSelector?.labels,
       filter: { name: p.filterName, typed_config: { '@type': p.typeUrl, ...p.config } },
     }];
   });
+}
+
+const ALWAYS = '{default_value: {numerator: 100, denominator: HUNDRED}}';
+
+/**
+ * Why a LocalRateLimit as written never rejects a request, if it does not. Envoy's FilterConfig: an unset
+ * `filter_enabled` enables the filter for 0 % of requests (nothing is counted), an unset `filter_enforced`
+ * enforces it for 0 % (requests over the limit are only counted in `<stat_prefix>.http_local_rate_limit.rate_limited`).
+ */
+function inertRateLimit(c: LocalRateLimitWire): string | undefined {
+  if (c.filter_enabled === undefined && c.filter_enforced === undefined) {
+    return 'without filter_enabled and filter_enforced Envoy runs this local rate limit for 0 % of requests and enforces it for none, ' +
+      `so it never limits (nor counts) anything, whatever its token_bucket says. To limit every request, add filter_enabled: ${ALWAYS} ` +
+      `and filter_enforced: ${ALWAYS}`;
+  }
+  if (c.filter_enabled === undefined) {
+    return `without filter_enabled Envoy runs this local rate limit for 0 % of requests, so filter_enforced never applies and nothing is limited. Add filter_enabled: ${ALWAYS}`;
+  }
+  if (c.filter_enforced === undefined) {
+    return 'without filter_enforced Envoy enforces this local rate limit for 0 % of requests: requests over the limit are only counted ' +
+      `(${c.stat_prefix}.http_local_rate_limit.rate_limited), never rejected. To reject them with 429, add filter_enforced: ${ALWAYS}`;
+  }
+  return undefined;
 }

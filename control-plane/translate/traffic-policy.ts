@@ -3,7 +3,7 @@
 // load balancer, connection pool → circuit breakers / connect timeout / protocol options, and outlier detection.
 
 import type {
-  ConnectionPool, ConsistentHash, LoadBalancerSettings, OutlierDetection, TrafficPolicy,
+  ConnectionPool, ConsistentHash, DestinationRuleSpec, LoadBalancerSettings, OutlierDetection, TrafficPolicy,
 } from '../istio/destination-rule.ts';
 import type { DestinationRule } from '../istio/resources.ts';
 import { durationJson } from './names.ts';
@@ -91,8 +91,9 @@ function circuitBreakers(cp: ConnectionPool | undefined): Record<string, unknown
 
 /**
  * http.idleTimeout and maxRequestsPerConnection → HttpProtocolOptions.common_http_protocol_options, with
- * HTTP/1.1 chosen explicitly (the message requires a protocol). h2UpgradePolicy is not applied: nodevoy's
- * listeners accept HTTP/1.1 only, so an upgraded sidecar-to-sidecar hop would fail (docs/mesh.md).
+ * HTTP/1.1 chosen explicitly (the message requires a protocol). h2UpgradePolicy UPGRADE is not applied
+ * (see `unappliedPolicyFields`); DEFAULT and DO_NOT_UPGRADE are what is emitted (MeshConfig's default is
+ * DO_NOT_UPGRADE).
  */
 function protocolOptions(cp: ConnectionPool | undefined): Record<string, unknown> {
   const idle = cp?.http?.idleTimeout;
@@ -132,4 +133,30 @@ function outlierFields(od: OutlierDetection | undefined): Record<string, unknown
     },
     common_lb_config: { healthy_panic_threshold: { value: od.minHealthPercent ?? 0 } },
   };
+}
+
+/** Where a DestinationRule writes traffic policies: the rule's, its port-level ones, each subset's and theirs. */
+function policiesOf(spec: DestinationRuleSpec): { path: string; parts: PolicyParts }[] {
+  const withPorts = (path: string, p: TrafficPolicy | undefined) => (p === undefined ? [] : [
+    { path, parts: p },
+    ...p.portLevelSettings.map((s, i) => ({ path: `${path}.portLevelSettings[${i}]`, parts: s })),
+  ]);
+  return [
+    ...withPorts('spec.trafficPolicy', spec.trafficPolicy),
+    ...spec.subsets.flatMap((s, i) => withPorts(`spec.subsets[${i}].trafficPolicy`, s.trafficPolicy)),
+  ];
+}
+
+/**
+ * Fields of a DestinationRule that are accepted but not applied, with why (reported as warnings, never
+ * dropped silently): h2UpgradePolicy UPGRADE, which Istio turns into
+ * `explicit_http_config.http2_protocol_options` on the cluster. nodevoy's sidecars accept HTTP/1.1 only,
+ * so the hop to the peer sidecar stays HTTP/1.1.
+ */
+export function unappliedPolicyFields(spec: DestinationRuleSpec): { path: string; message: string }[] {
+  return policiesOf(spec).flatMap(({ path, parts }) => (parts.connectionPool?.http?.h2UpgradePolicy !== 'UPGRADE' ? [] : [{
+    path: `${path}.connectionPool.http.h2UpgradePolicy`,
+    message: 'h2UpgradePolicy UPGRADE is accepted but not applied: nodevoy\'s sidecars accept HTTP/1.1 only, so requests to this ' +
+      'destination stay HTTP/1.1 (one request per connection at a time) where Istio would multiplex them over HTTP/2',
+  }]));
 }

@@ -1,5 +1,6 @@
 // `nodevoy control-plane`: flag parsing, and --validate printing every load, validation and conflict error
-// as `file[doc]:line Kind ns/name: path: message` with exit 1, or OK with exit 0, without starting a server.
+// as `file[doc]:line Kind ns/name: path: message` and every warning with a `warning:` marker, then
+// `N errors, M warnings`; exit 1 only on errors. No server is started.
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -75,7 +76,7 @@ describe('nodevoy control-plane --validate', () => {
     const dir = meshDir({ 'services.yaml': SERVICE, 'reviews.yaml': vs('reviews') });
     const c = capture();
     expect(await runControlPlane(['--config-dir', dir, '--validate'], c.io)).toBe(0);
-    expect(c.text().stdout).toBe(`${dir}: OK (2 resources)\n`);
+    expect(c.text().stdout).toBe(`${dir}: OK (2 resources; 0 errors, 0 warnings)\n`);
   });
 
   it('prints every error with file, document, line, resource and path, and exits 1', async () => {
@@ -88,7 +89,7 @@ describe('nodevoy control-plane --validate', () => {
     const lines = c.text().stdout.trimEnd().split('\n');
     expect(lines[0]).toBe(`${join(dir, 'reviews.yaml')}[0]:9 VirtualService default/reviews: spec.http[0].timeout: "soon" is not a duration (expected e.g. "5s", "100ms", "1m", "1h", "2.5s")`);
     // The invalid VirtualService is dropped, so the second one is the only claim on the host: no conflict.
-    expect(lines.slice(1)).toEqual([`${dir}: 1 error`]);
+    expect(lines.slice(1)).toEqual([`${dir}: 1 error, 0 warnings`]);
   });
 
   it('reports two VirtualServices claiming one host as a conflict', async () => {
@@ -97,7 +98,39 @@ describe('nodevoy control-plane --validate', () => {
     expect(await runControlPlane(['--validate', dir], c.io)).toBe(1);
     const [conflict, summary] = c.text().stdout.trimEnd().split('\n');
     expect(conflict).toMatch(new RegExp(`^${join(dir, 'reviews.yaml').replace(/[.]/g, '\\.')}\\[1\\]:\\d+ VirtualService default/reviews-too: spec\\.hosts\\[0\\]: .*reviews`));
-    expect(summary).toBe(`${dir}: 1 error`);
+    expect(summary).toBe(`${dir}: 1 error, 0 warnings`);
+  });
+
+  it('prints missing references as warnings and exits 0 when there is no error', async () => {
+    // An unknown subset and a host no ServiceEntry declares: IST0101, the resources stay in force.
+    const dir = meshDir({ 'services.yaml': SERVICE, 'reviews.yaml': `${vs('reviews').replace('{host: reviews}', '{host: reviews, subset: v9}')}---\n${vs('ratings').replace('[reviews]', '[ratings]')}` });
+    const c = capture();
+    expect(await runControlPlane(['--validate', dir], c.io)).toBe(0);
+    const file = join(dir, 'reviews.yaml');
+    expect(c.text().stdout.trimEnd().split('\n')).toEqual([
+      `${file}[0]:1 VirtualService default/reviews: warning: spec.http[0].route[0].destination.subset: no DestinationRule defines subset "v9" for host "reviews.default.svc.cluster.local" (IST0101 ReferencedResourceNotFound): requests routed there get 503 (NC, cluster not found) until it exists`,
+      `${file}[1]:10 VirtualService default/ratings: warning: spec.hosts[0]: no ServiceEntry declares host "ratings.default.svc.cluster.local" (IST0101 ReferencedResourceNotFound): the VirtualService is kept and routes this host once it is in the registry`,
+      `${dir}: OK (3 resources; 0 errors, 2 warnings)`,
+    ]);
+  });
+
+  it('counts errors and warnings apart and exits 1 on an error', async () => {
+    const dir = meshDir({ 'services.yaml': SERVICE, 'reviews.yaml': `${vs('reviews').replace('{host: reviews}', '{host: reviews, subset: v9}')}---\n${vs('reviews-too')}` });
+    const c = capture();
+    expect(await runControlPlane(['--validate', dir], c.io)).toBe(1);
+    const lines = c.text().stdout.trimEnd().split('\n');
+    expect(lines.map((l) => / warning: /.test(l))).toEqual([true, false, false]);
+    expect(lines.at(-1)).toBe(`${dir}: 1 error, 1 warning`);
+  });
+
+  it('the seed articles: only the hosts two sections both claim are errors', async () => {
+    const c = capture();
+    expect(await runControlPlane(['--validate', '/work/shared/seeds/yaml'], c.io)).toBe(1);
+    const lines = c.text().stdout.trimEnd().split('\n');
+    expect(lines.filter((l) => !l.includes(': warning: ')).map((l) => /^\S+ (\S+ \S+):/.exec(l)?.[1] ?? l)).toEqual([
+      'VirtualService default/payment-service', 'DestinationRule default/payment-service', 'VirtualService default/payment-fault-test',
+      '/work/shared/seeds/yaml: 3 errors, 16 warnings',
+    ]);
   });
 
   it('reports an unreadable directory', async () => {

@@ -103,6 +103,8 @@ describe('seed YAML', async () => {
         filterName: 'envoy.filters.http.local_ratelimit',
         typeUrl: 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit',
         config: { stat_prefix: 'http_local_rate_limiter', token_bucket: { max_tokens: 100, tokens_per_fill: 100, fill_interval: '60s' } },
+        // A TypedStruct: the LocalRateLimit is written under typed_config.value.
+        configPath: 'value',
       }],
     });
   });

@@ -53,17 +53,21 @@ describe('debug endpoints', () => {
     expect(r.body).toMatch(message);
   });
 
-  it('/debug/config_errors lists every error with its one-line form', async () => {
+  it('/debug/config_errors lists every error and warning with its severity and one-line form', async () => {
     const t = await setup();
     t.mesh.errors = [
       { file: 'mesh/vs.yaml', document: 1, line: 7, resource: { kind: 'VirtualService', namespace: 'default', name: 'reviews' }, path: 'spec.http[0].timeout', kind: 'invalid', message: 'bad duration' },
-      { resource: { kind: 'VirtualService', namespace: 'default', name: 'reviews-b' }, path: 'spec.hosts[0]', kind: 'invalid', message: 'host conflict' },
+      { resource: { kind: 'VirtualService', namespace: 'default', name: 'reviews-b' }, path: 'spec.hosts[0]', kind: 'invalid', message: 'host conflict', severity: 'error' },
+      { file: 'mesh/vs.yaml', document: 2, line: 9, resource: { kind: 'VirtualService', namespace: 'default', name: 'ratings' }, path: 'spec.hosts[0]', kind: 'invalid', message: 'no ServiceEntry', severity: 'warning' },
+      { resource: { kind: 'DestinationRule', namespace: 'default', name: 'ratings' }, path: 'spec.host', kind: 'invalid', message: 'no ServiceEntry', severity: 'warning' },
     ];
     const r = await getJson(`${t.server.url}/debug/config_errors`);
-    expect(r.body).toMatchObject({ generation: 1, count: 2 });
-    expect(r.body.errors.map((e: { text: string }) => e.text)).toEqual([
-      'mesh/vs.yaml[1]:7 VirtualService default/reviews: spec.http[0].timeout: bad duration',
-      'VirtualService default/reviews-b: spec.hosts[0]: host conflict',
+    expect(r.body).toMatchObject({ generation: 1, count: 4, error_count: 2, warning_count: 2 });
+    expect(r.body.errors.map((e: { severity: string; text: string }) => [e.severity, e.text])).toEqual([
+      ['error', 'mesh/vs.yaml[1]:7 VirtualService default/reviews: spec.http[0].timeout: bad duration'],
+      ['error', 'VirtualService default/reviews-b: spec.hosts[0]: host conflict'],
+      ['warning', 'mesh/vs.yaml[2]:9 VirtualService default/ratings: warning: spec.hosts[0]: no ServiceEntry'],
+      ['warning', 'DestinationRule default/ratings: warning: spec.host: no ServiceEntry'],
     ]);
   });
 

@@ -1,9 +1,9 @@
 // The mesh store across rescans: a resource whose document turns invalid keeps its last valid version (and the
-// error says so), a deleted one goes, a file that no longer parses keeps its resources, and the generation
-// moves only when the resource set changes.
+// error says so), a deleted one goes, a file that no longer parses keeps its resources, warnings break
+// nothing, and the generation moves only when the resource set changes.
 
 import { describe, expect, it } from 'vitest';
-import { loadIstioFiles } from '../../../control-plane/istio/load.ts';
+import { loadIstioFiles, type IstioConfigError, type IstioLoadResult } from '../../../control-plane/istio/load.ts';
 import { KEPT_LAST_GOOD, MeshStore } from '../../../control-plane/server/mesh-store.ts';
 
 const se = (name: string, port = 80) => `apiVersion: networking.istio.io/v1
@@ -66,6 +66,23 @@ describe('MeshStore', () => {
     store.apply(scan({ 'a.yaml': se('a'), 'b.yaml': 'kind: [unclosed\n' }));
     expect(summary(store)).toEqual(['a:80', 'b:80']);
     expect(store.errors()[0]).toMatchObject({ file: 'b.yaml', message: expect.stringContaining(KEPT_LAST_GOOD) });
+  });
+
+  it('a warning neither drops its resource nor keeps a deleted one alive', () => {
+    const store = new MeshStore();
+    store.apply(scan({ 'a.yaml': se('a'), 'b.yaml': se('b') }));
+    const warn = (over: Partial<IstioConfigError>): IstioConfigError =>
+      ({ file: 'b.yaml', document: 0, path: 'spec', kind: 'invalid', message: 'heads up', severity: 'warning', ...over });
+    // b.yaml's resource is deleted; warnings name it and its file: an error would keep it, a warning does not.
+    const withWarnings = (load: IstioLoadResult, errors: IstioConfigError[]): IstioLoadResult => ({ ...load, errors: [...load.errors, ...errors] });
+    const warnings = [warn({}), warn({ resource: { kind: 'ServiceEntry', namespace: 'default', name: 'b' } })];
+    store.apply(withWarnings(scan({ 'a.yaml': se('a') }), warnings));
+    expect(summary(store)).toEqual(['a:80']);
+    // A resource in the scan with a warning is in force, and the warning is reported as it came.
+    const onA = warn({ file: 'a.yaml', resource: { kind: 'ServiceEntry', namespace: 'default', name: 'a' } });
+    store.apply(withWarnings(scan({ 'a.yaml': se('a', 81) }), [onA]));
+    expect(summary(store)).toEqual(['a:81']);
+    expect(store.errors()).toEqual([onA]);
   });
 
   it('moves the generation only when the resources change', () => {

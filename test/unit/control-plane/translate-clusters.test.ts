@@ -161,7 +161,11 @@ spec:
         typed_config:
           "@type": type.googleapis.com/udpa.type.v1.TypedStruct
           type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
-          value: {stat_prefix: http_local_rate_limiter, token_bucket: {max_tokens: 100, tokens_per_fill: 100, fill_interval: 60s}}
+          value:
+            stat_prefix: http_local_rate_limiter
+            token_bucket: {max_tokens: 100, tokens_per_fill: 100, fill_interval: 60s}
+            filter_enabled: {default_value: {numerator: 100, denominator: HUNDRED}}
+            filter_enforced: {default_value: {numerator: 100, denominator: HUNDRED}}
 `;
   const payment = { NAMESPACE: 'production', LABELS: { app: 'payment-service', version: 'v1' }, INSTANCE_IPS: '10.1.1.1', APP_PORTS: { 8080: 18080 }, OUTBOUND_PORT: 0 };
 
@@ -179,7 +183,8 @@ spec:
     expect((hcm['http_filters'] as unknown[])).toEqual([
       { name: 'envoy.filters.http.local_ratelimit', typed_config: {
         '@type': 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit',
-        stat_prefix: 'http_local_rate_limiter', token_bucket: { max_tokens: 100, tokens_per_fill: 100, fill_interval: '60s' } } },
+        stat_prefix: 'http_local_rate_limiter', token_bucket: { max_tokens: 100, tokens_per_fill: 100, fill_interval: '60s' },
+        filter_enabled: { default_value: { numerator: 100, denominator: 'HUNDRED' } }, filter_enforced: { default_value: { numerator: 100, denominator: 'HUNDRED' } } } },
       { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
     ]);
     expect(hcm['route_config']).toEqual({ name: 'inbound|8080||', virtual_hosts: [{ name: 'inbound|http|8080', domains: ['*'],
