@@ -1,6 +1,7 @@
 // A whole mesh in one test process: the real control plane watching a temporary config directory, one
 // test upstream ("the application") and one nodevoy sidecar per workload, each workload at its own random
-// loopback address like a pod IP, registered with generated ServiceEntry/WorkloadEntry YAML.
+// loopback address like a pod IP, registered with generated ServiceEntry/WorkloadEntry YAML (one service
+// per namespace and app: `<app>.<namespace>.svc.cluster.local`).
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,13 +13,15 @@ import type { Server } from '../../proxy/server/server.ts';
 import { send, startProxy, type SimpleResponse } from './proxy.ts';
 import { startUpstream, type TestUpstream, type UpstreamHandler } from './upstream.ts';
 
-/** The port every test service declares; sidecars' inbound listeners bind <workload ip>:SERVICE_PORT. */
+/** The port every test service declares by default; sidecars' inbound listeners bind <workload ip>:<that port>. */
 export const SERVICE_PORT = 9080;
 
 export interface WorkloadSpec {
   readonly name: string;
   readonly app: string;
   readonly version: string;
+  /** The workload's namespace (its WorkloadEntry's, its service's and its sidecar's NAMESPACE); default `default`. */
+  readonly namespace?: string;
   /** The application; default: answers 200 with `<name>`. */
   readonly handler?: UpstreamHandler;
 }
@@ -34,29 +37,33 @@ export interface MeshOptions {
   readonly workloads: readonly WorkloadSpec[];
   /** Extra Istio YAML files for the config directory (VirtualServices, DestinationRules, ...), by file name. */
   readonly files?: Readonly<Record<string, string>>;
+  /** The port every service declares; default SERVICE_PORT. */
+  readonly servicePort?: number;
 }
+
+const namespaceOf = (spec: WorkloadSpec): string => spec.namespace ?? 'default';
 
 /** A distinct 127.x.y.z per test run, so parallel test files never share an address:port. */
 function randomLoopbackBase(): string {
   return `127.${100 + Math.floor(Math.random() * 150)}.${Math.floor(Math.random() * 256)}`;
 }
 
-/** ServiceEntry per app (`<app>.default.svc.cluster.local:9080`) and a WorkloadEntry per workload. */
-export function registryYaml(workloads: readonly { spec: WorkloadSpec; ip: string }[]): string {
-  const apps = [...new Set(workloads.map((w) => w.spec.app))];
-  const services = apps.map((app) => `apiVersion: networking.istio.io/v1
+/** ServiceEntry per namespace and app (`<app>.<ns>.svc.cluster.local:<port>`) and a WorkloadEntry per workload. */
+export function registryYaml(workloads: readonly { spec: WorkloadSpec; ip: string }[], port = SERVICE_PORT): string {
+  const apps = [...new Map(workloads.map((w) => [`${namespaceOf(w.spec)}/${w.spec.app}`, w.spec])).values()];
+  const services = apps.map(({ app, namespace = 'default' }) => `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
-metadata: {name: ${app}}
+metadata: {name: ${app}, namespace: ${namespace}}
 spec:
-  hosts: [${app}.default.svc.cluster.local]
+  hosts: [${app}.${namespace}.svc.cluster.local]
   location: MESH_INTERNAL
-  ports: [{number: ${SERVICE_PORT}, name: http, protocol: HTTP}]
+  ports: [{number: ${port}, name: http, protocol: HTTP}]
   resolution: STATIC
   workloadSelector: {labels: {app: ${app}}}
 `);
   const entries = workloads.map((w) => `apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
-metadata: {name: ${w.spec.name}}
+metadata: {name: ${w.spec.name}, namespace: ${namespaceOf(w.spec)}}
 spec:
   address: ${w.ip}
   labels: {app: ${w.spec.app}, version: ${w.spec.version}}
@@ -66,15 +73,18 @@ spec:
 }
 
 /** A sidecar bootstrap as docs/mesh.md describes it: REST LDS/CDS from xds_cluster, node metadata naming the workload. */
-export function sidecarBootstrap(w: { spec: WorkloadSpec; ip: string; app: TestUpstream }, controlPlanePort: number, initialFetchTimeout = '5s'): string {
+export function sidecarBootstrap(
+  w: { spec: WorkloadSpec; ip: string; app: TestUpstream }, controlPlanePort: number, initialFetchTimeout = '5s', servicePort = SERVICE_PORT,
+): string {
+  const ns = namespaceOf(w.spec);
   const source = { resource_api_version: 'V3', initial_fetch_timeout: initialFetchTimeout, api_config_source: { api_type: 'REST', transport_api_version: 'V3', cluster_names: ['xds_cluster'], refresh_delay: '1s' } };
   return JSON.stringify({
     node: {
-      id: `sidecar~${w.ip}~${w.spec.name}.default~default.svc.cluster.local`,
-      cluster: `${w.spec.app}.default`,
+      id: `sidecar~${w.ip}~${w.spec.name}.${ns}~${ns}.svc.cluster.local`,
+      cluster: `${w.spec.app}.${ns}`,
       metadata: {
-        NAMESPACE: 'default', SERVICE_ACCOUNT: w.spec.app, LABELS: { app: w.spec.app, version: w.spec.version },
-        INSTANCE_IPS: w.ip, APP_PORTS: { [SERVICE_PORT]: w.app.port }, OUTBOUND_PORT: 0,
+        NAMESPACE: ns, SERVICE_ACCOUNT: w.spec.app, LABELS: { app: w.spec.app, version: w.spec.version },
+        INSTANCE_IPS: w.ip, APP_PORTS: { [servicePort]: w.app.port }, OUTBOUND_PORT: 0,
       },
     },
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
@@ -87,6 +97,16 @@ export function sidecarBootstrap(w: { spec: WorkloadSpec; ip: string; app: TestU
     },
   });
 }
+
+/** The control plane's /debug/config_errors JSON (control-plane/server/debug-endpoints.ts). */
+export interface ConfigErrorsReport {
+  readonly count: number;
+  readonly error_count: number;
+  readonly warning_count: number;
+  readonly errors: readonly { readonly severity: 'error' | 'warning'; readonly text: string; readonly file: string }[];
+}
+
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export class TestMesh {
   readonly dir: string;
@@ -109,10 +129,11 @@ export class TestMesh {
         const app = await startUpstream(spec.name, spec.handler);
         running.set(spec.name, { spec, ip: `${base}.${i + 1}`, app, sidecar: undefined as unknown as Server });
       }
-      await writeFile(join(dir, 'registry.yaml'), registryYaml([...running.values()]));
+      const port = options.servicePort ?? SERVICE_PORT;
+      await writeFile(join(dir, 'registry.yaml'), registryYaml([...running.values()], port));
       for (const [file, text] of Object.entries(options.files ?? {})) await writeFile(join(dir, file), text);
       controlPlane = await startControlPlane({ configDir: dir, host: '127.0.0.1', port: 0, clock: realClock, translation: ISTIO_TRANSLATION, debounceMs: 10 });
-      for (const w of running.values()) w.sidecar = await startProxy(sidecarBootstrap(w, controlPlane.server.port));
+      for (const w of running.values()) w.sidecar = await startProxy(sidecarBootstrap(w, controlPlane.server.port, '5s', port));
       return new TestMesh(dir, controlPlane, running);
     } catch (e) {
       await Promise.all([...running.values()].map(async (w) => { await w.sidecar?.close(); await w.app.close(); }));
@@ -132,6 +153,26 @@ export class TestMesh {
   call(from: string, host: string, path = '/', headers: Record<string, string> = {}): Promise<SimpleResponse> {
     const w = this.workload(from);
     return send(w.sidecar.listenerPort('virtualOutbound'), path, { host: w.ip, headers: { host, ...headers } });
+  }
+
+  /** A GET of workload `name`'s sidecar admin interface (`/clusters`, `/config_dump`, `/stats?filter=…`). */
+  async admin(name: string, path: string): Promise<SimpleResponse> {
+    const port = this.workload(name).sidecar.adminPort;
+    if (port === undefined) throw new Error(`${name}'s sidecar has no admin listener`);
+    return send(port, path);
+  }
+
+  /** The value of one stat of workload `name`'s sidecar (Envoy's flat name), or undefined if it does not exist. */
+  async stat(name: string, stat: string): Promise<number | undefined> {
+    const { body } = await this.admin(name, `/stats?filter=${encodeURIComponent(`^${escapeRegExp(stat)}$`)}`);
+    const line = body.split('\n').find((l) => l.startsWith(`${stat}: `));
+    return line === undefined ? undefined : Number(line.slice(stat.length + 2));
+  }
+
+  /** The control plane's /debug/config_errors report. */
+  async configErrors(): Promise<ConfigErrorsReport> {
+    const { body } = await send(this.controlPlane.server.port, '/debug/config_errors');
+    return JSON.parse(body) as ConfigErrorsReport;
   }
 
   /** Which workloads answered `n` calls (the upstream handler's default body is the workload name). */
