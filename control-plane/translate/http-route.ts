@@ -97,8 +97,11 @@ function routeAction(ctx: RouteContext, http: HTTPRoute, headerAuthority: string
   let authority = http.rewrite?.authority || headerAuthority;
   let specifier: Json;
   let consistentHash = false;
-  if (http.route.length === 1) {
-    const d = http.route[0]!;
+  // Zero weights are dropped when there are other destinations; one destination left is a plain `cluster`
+  // (Istio's route builder does the same, moving its header operations onto the route).
+  const destinations = http.route.length === 1 ? http.route : http.route.filter((d) => (d.weight ?? 0) > 0);
+  if (destinations.length === 1) {
+    const d = destinations[0]!;
     const { cluster, hashPolicy: hash } = destinationCluster(ctx, d.destination);
     const ops = headerOperations(d.headers);
     destinationHeaders = ops.fields;
@@ -108,8 +111,7 @@ function routeAction(ctx: RouteContext, http: HTTPRoute, headerAuthority: string
     consistentHash = hash !== undefined;
     specifier = { cluster };
   } else {
-    // Zero weights are dropped when there are other destinations.
-    const clusters = http.route.filter((d) => (d.weight ?? 0) > 0).map((d) => weightedCluster(ctx, d, hashPolicies));
+    const clusters = destinations.map((d) => weightedCluster(ctx, d, hashPolicies));
     specifier = { weighted_clusters: { clusters } };
   }
   const retry = retryPolicy(http.retries, consistentHash);
