@@ -76,7 +76,10 @@ export function translateListener(wire: ListenerWire, opts: TranslateListenerOpt
   }));
 }
 
-/** Whether a listener update can keep the bound socket: same address, port (0 included) and IPv6 mode. */
-export function sameSocket(a: Pick<ListenerConfig, 'address' | 'port' | 'ipv4Compat'>, b: Pick<ListenerConfig, 'address' | 'port' | 'ipv4Compat'>): boolean {
-  return a.address === b.address && a.port === b.port && a.ipv4Compat === b.ipv4Compat;
+/**
+ * Whether a listener update can keep the bound socket: same address, port (0 included), IPv6 mode and
+ * enable_reuse_port. Everything else applies to the bound listener (Listener.update).
+ */
+export function sameSocket(a: ListenerConfig, b: ListenerConfig): boolean {
+  return a.address === b.address && a.port === b.port && a.ipv4Compat === b.ipv4Compat && a.enableReusePort === b.enableReusePort;
 }

@@ -1,7 +1,8 @@
 // The ListenerManager: static listeners and LDS listeners with Envoy's lifecycle. A new or updated
 // listener warms until its RDS route table arrives (or initial_fetch_timeout), then binds (or, when its
 // socket is unchanged, takes over the bound one for new requests); a replaced or removed listener drains
-// for the drain time, then closes. Listeners bind only once workers start (end of server init).
+// for the drain time (cut short by shutdown), then closes. Listeners bind only once workers start (end of
+// server init).
 
 import type { Clock, TimerHandle } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
@@ -13,12 +14,19 @@ import type { Counter, Gauge } from '../stats/scope.ts';
 import { buildConnectionManager, listenerRuntimeConfig, type BuiltConnectionManager, type ConnectionManagerFactoryDeps } from './connection-manager-factory.ts';
 import type { ListenerConfig } from './listener-config.ts';
 import { sameSocket } from './listener-config.ts';
+import { DrainDeadline } from './drain-deadline.ts';
 import { Listener } from './listener.ts';
+
+/** One connection manager's use of a shared RDS provider; release() ends it (once). */
+export interface RouteConfigHandle {
+  readonly provider: RdsRouteConfigProvider;
+  release(): void;
+}
 
 /** Shared RDS providers, one per (config source, route_config_name); implemented by proxy/xds. */
 export interface RouteConfigProviders {
-  acquire(hcm: HcmConfig & { readonly rds: NonNullable<HcmConfig['rds']> }): RdsRouteConfigProvider;
-  release(provider: RdsRouteConfigProvider): void;
+  /** `hcm` is the connection manager using the table (its http_filters check typed_per_filter_config, its stat_prefix scopes the RDS stats). */
+  acquire(hcm: HcmConfig & { readonly rds: NonNullable<HcmConfig['rds']> }): RouteConfigHandle;
 }
 
 export interface ListenerManagerDeps extends ConnectionManagerFactoryDeps {
@@ -37,11 +45,21 @@ export interface ListenerEntry {
   readonly versionInfo: string;
   readonly lastUpdatedMs: number;
   readonly addedViaApi: boolean;
+  /** The Listener as received (LDS) or as configured (static), for /config_dump. */
+  readonly raw: unknown;
+}
+
+/** An LDS listener version that could not bind (Envoy's listener_create_failure); the previous version, if any, keeps serving. */
+export interface ListenerCreateFailure {
+  readonly versionInfo: string;
+  readonly atMs: number;
+  readonly message: string;
+  readonly raw: unknown;
 }
 
 interface Entry extends ListenerEntry {
   readonly built: BuiltConnectionManager;
-  readonly rds: RdsRouteConfigProvider | null;
+  readonly rds: RouteConfigHandle | null;
   /** The bound listener; null until it binds (or takes over its predecessor's socket). */
   listener: Listener | null;
   released: boolean;
@@ -63,12 +81,17 @@ export class ListenerManager {
   private readonly stats: ManagerStats;
   private readonly active = new Map<string, Entry>();
   private readonly warming = new Map<string, Entry>();
-  private readonly draining = new Set<Entry>();
-  private readonly drainDone = new Set<Promise<void>>();
+  /** Replaced and removed versions, each until its drain deadline. */
+  private readonly draining = new Map<Entry, DrainDeadline>();
+  /** Drains and binds under way (close and shutdown wait for them). */
+  private readonly pending = new Set<Promise<unknown>>();
   private readonly staticNames = new Set<string>();
+  private readonly createFailures = new Map<string, ListenerCreateFailure>();
   private readonly warmWaiters: (() => void)[] = [];
   private workersStarted = false;
   private stopped = false;
+  /** POST /healthcheck/fail: every connection manager that becomes active answers with `connection: close`. */
+  private healthCheckFailing = false;
 
   constructor(deps: ListenerManagerDeps) {
     this.deps = deps;
@@ -88,7 +111,7 @@ export class ListenerManager {
   /** A static_resources listener (warms like any other when it uses rds). */
   addStatic(config: ListenerConfig): void {
     this.staticNames.add(config.name);
-    this.addOrUpdate(config, '', false);
+    this.add(config, '', false, config.wire);
   }
 
   isStatic(name: string): boolean {
@@ -102,18 +125,26 @@ export class ListenerManager {
 
   /**
    * LDS add or update (Envoy's addOrUpdateListener): the listener warms, then replaces the active one of
-   * that name. A newer update of a warming listener replaces it.
+   * that name. A newer update of a warming listener replaces it. `raw` is the Listener as received.
    */
-  addOrUpdate(config: ListenerConfig, versionInfo: string, addedViaApi = true): void {
+  addOrUpdate(config: ListenerConfig, versionInfo: string, raw: unknown): void {
+    this.add(config, versionInfo, true, raw);
+  }
+
+  private add(config: ListenerConfig, versionInfo: string, addedViaApi: boolean, raw: unknown): void {
     const name = config.name;
     const updating = this.active.has(name) || this.warming.has(name);
+    const rds = config.hcm.rds && this.deps.routeProviders ? this.deps.routeProviders.acquire({ ...config.hcm, rds: config.hcm.rds }) : null;
+    let built: BuiltConnectionManager;
+    try {
+      built = buildConnectionManager(config, rds?.provider ?? null, this.deps);
+    } catch (err) {
+      rds?.release();
+      throw err;
+    }
     const previousWarming = this.warming.get(name);
     if (previousWarming) this.retire(previousWarming);
-    const rds = config.hcm.rds && this.deps.routeProviders ? this.deps.routeProviders.acquire({ ...config.hcm, rds: config.hcm.rds }) : null;
-    const entry: Entry = {
-      config, versionInfo, lastUpdatedMs: this.deps.clock.now(), addedViaApi,
-      built: buildConnectionManager(config, rds, this.deps), rds, listener: null, released: false,
-    };
+    const entry: Entry = { config, versionInfo, lastUpdatedMs: this.deps.clock.now(), addedViaApi, raw, built, rds, listener: null, released: false };
     this.warming.set(name, entry);
     (updating ? this.stats.modified : this.stats.added).inc();
     this.updateGauges();
@@ -129,6 +160,7 @@ export class ListenerManager {
     if (warming) this.retire(warming);
     this.active.delete(name);
     if (active) this.drainEntry(active);
+    this.createFailures.delete(name);
     this.stats.removed.inc();
     this.updateGauges();
     this.notifyIfWarm();
@@ -136,14 +168,26 @@ export class ListenerManager {
   }
 
   /**
-   * Cross-checks Envoy makes when it adds or updates listeners: no static listener's name, and no two
-   * listeners on one address:port. `indexOf` gives a name's index in the response (error paths).
+   * Cross-checks Envoy makes when it adds or updates listeners: no static listener's name, no two
+   * listeners on one address:port, and an update on the same address:port keeps the socket, so it cannot
+   * change enable_reuse_port (Envoy's "reuse port cannot be changed during an update") nor, in nodevoy,
+   * ipv4_compat. `indexOf` gives a name's index in the response (error paths).
    */
   checkLds(listeners: ReadonlyMap<string, ListenerConfig>, changed: Iterable<string>, indexOf: (name: string) => number): ConfigError[] {
     const errors: ConfigError[] = [];
     for (const name of changed) {
+      const at = `resources[${indexOf(name)}]`;
       if (this.staticNames.has(name)) {
-        errors.push({ path: `resources[${indexOf(name)}].name`, kind: 'invalid', message: `Error adding/updating listener(s) ${name}: a static listener of that name exists (static_resources.listeners); LDS cannot add, update or remove it` });
+        errors.push({ path: `${at}.name`, kind: 'invalid', message: `Error adding/updating listener(s) ${name}: a static listener of that name exists (static_resources.listeners); LDS cannot add, update or remove it` });
+      }
+      const next = listeners.get(name);
+      const current = this.active.get(name)?.config;
+      if (!next || !current || next.address !== current.address || next.port !== current.port) continue;
+      if (next.enableReusePort !== current.enableReusePort) {
+        errors.push({ path: `${at}.enable_reuse_port`, kind: 'invalid', message: `Listener ${name}: reuse port cannot be changed during an update` });
+      }
+      if (next.ipv4Compat !== current.ipv4Compat) {
+        errors.push({ path: `${at}.address.socket_address.ipv4_compat`, kind: 'invalid', message: `Listener ${name}: ipv4_compat cannot be changed during an update (the socket on ${next.address}:${next.port} is kept)` });
       }
     }
     const byAddress = new Map<string, string>();
@@ -164,8 +208,10 @@ export class ListenerManager {
   /** Binds every active listener (end of server init); later listeners bind as soon as they are warm. */
   async startWorkers(): Promise<void> {
     await this.whenWarm();
+    if (this.stopped) return;
     this.workersStarted = true;
-    for (const entry of this.active.values()) {
+    for (const entry of [...this.active.values()]) {
+      if (this.stopped) return;
       if (entry.listener) continue;
       try {
         await this.bind(entry);
@@ -189,13 +235,18 @@ export class ListenerManager {
   }
 
   entries(): { readonly active: readonly ListenerEntry[]; readonly warming: readonly ListenerEntry[]; readonly draining: readonly ListenerEntry[] } {
-    return { active: [...this.active.values()], warming: [...this.warming.values()], draining: [...this.draining] };
+    return { active: [...this.active.values()], warming: [...this.warming.values()], draining: [...this.draining.keys()] };
+  }
+
+  /** LDS listeners whose newest version failed to bind, until a later version of that name serves or it is removed. */
+  failures(): ReadonlyMap<string, ListenerCreateFailure> {
+    return this.createFailures;
   }
 
   /** In-flight requests, draining listeners included. */
   activeRequests(): number {
     let n = 0;
-    for (const e of [...this.active.values(), ...this.draining]) n += e.built.hcm.activeStreams();
+    for (const e of [...this.active.values(), ...this.draining.keys()]) n += e.built.hcm.activeStreams();
     return n;
   }
 
@@ -205,22 +256,31 @@ export class ListenerManager {
     return n;
   }
 
-  /** POST /healthcheck/fail: responses carry `connection: close`. */
+  /** POST /healthcheck/fail|ok: responses carry `connection: close` (listeners activated later too). */
   setDraining(draining: boolean): void {
+    this.healthCheckFailing = draining;
     for (const e of this.active.values()) e.built.hcm.draining = draining;
   }
 
-  /** SIGTERM: every listener drains for up to drainTimeMs. */
+  /**
+   * SIGTERM, /quitquitquit: every listener drains for up to drainTimeMs, and so do listeners and connection
+   * managers already draining after an LDS update (their own drain deadline is brought forward).
+   */
   async shutdown(drainTimeMs: number): Promise<void> {
     this.stopped = true;
-    await Promise.all([...this.active.values()].map((e) => e.listener?.drain(drainTimeMs)));
+    for (const deadline of this.draining.values()) deadline.shorten(drainTimeMs);
+    const deadline = new DrainDeadline(this.deps.clock, drainTimeMs);
+    await Promise.all([...this.active.values()].map((e) => e.listener?.drain(deadline.reached)));
+    deadline.cancel();
     await this.closeRest();
   }
 
-  /** Immediate stop. */
+  /** Immediate stop, draining listeners included. */
   async close(): Promise<void> {
     this.stopped = true;
-    await Promise.all([...this.active.values(), ...this.draining].map((e) => e.listener?.close()));
+    for (const deadline of this.draining.values()) deadline.shorten(0);
+    const listeners = new Set([...this.active.values(), ...this.draining.keys()].flatMap((e) => (e.listener ? [e.listener] : [])));
+    await Promise.all([...listeners].map((l) => l.close()));
     await this.closeRest();
   }
 
@@ -228,13 +288,13 @@ export class ListenerManager {
     for (const e of this.warming.values()) this.retire(e);
     this.warming.clear();
     this.notifyIfWarm();
-    await Promise.all(this.drainDone);
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
     await Promise.all([...this.active.values()].map((e) => this.releaseResources(e)));
   }
 
   /** Waits for the listener's RDS table, bounded by its config source's initial_fetch_timeout (0 = forever). */
   private async warm(entry: Entry): Promise<void> {
-    const rds = entry.rds;
+    const rds = entry.rds?.provider;
     const source = entry.config.hcm.rds?.configSource;
     if (!rds || !source) return;
     let timer: TimerHandle | undefined;
@@ -249,87 +309,111 @@ export class ListenerManager {
     const name = entry.config.name;
     if (this.warming.get(name) !== entry || this.stopped) return;
     const previous = this.active.get(name);
-    if (this.workersStarted) {
-      const reusable = previous?.listener && sameSocket(previous.config, entry.config)
-        && JSON.stringify(listenerRuntimeConfig(previous.config)) === JSON.stringify(listenerRuntimeConfig(entry.config));
-      if (reusable && previous.listener) {
-        // Same socket: the bound listener sends new requests to the new connection manager.
-        entry.listener = previous.listener;
-        const old = entry.listener.swapConnectionManager(entry.built.hcm);
-        this.warming.delete(name);
-        this.active.set(name, entry);
-        this.drainSwapped(previous, old);
-      } else {
-        try {
-          await this.bind(entry);
-        } catch (err) {
-          if (this.warming.get(name) === entry) this.warming.delete(name);
-          this.failed(entry, err);
-          this.updateGauges();
-          this.notifyIfWarm();
-          return;
-        }
-        if (this.warming.get(name) !== entry) {
-          // Replaced or removed while binding.
-          void entry.listener?.close();
-          await this.releaseResources(entry);
-          return;
-        }
-        this.warming.delete(name);
-        this.active.set(name, entry);
-        if (previous) this.drainEntry(previous);
-      }
-    } else {
-      this.warming.delete(name);
-      this.active.set(name, entry);
+    entry.built.hcm.draining = this.healthCheckFailing;
+    if (!this.workersStarted) {
+      this.promote(entry);
       if (previous) this.retire(previous);
+    } else if (previous?.listener && sameSocket(previous.config, entry.config)) {
+      // Same socket: the bound listener takes the new settings and sends new requests to the new
+      // connection manager (a port_value 0 listener keeps its port).
+      entry.listener = previous.listener;
+      const old = entry.listener.update(listenerRuntimeConfig(entry.config), entry.built.hcm);
+      this.promote(entry);
+      this.drainSwapped(previous, old);
+    } else {
+      try {
+        if (!(await this.bind(entry))) return;
+      } catch (err) {
+        if (this.warming.get(name) === entry) this.warming.delete(name);
+        this.failed(entry, err);
+        this.updateGauges();
+        this.notifyIfWarm();
+        return;
+      }
+      if (this.warming.get(name) !== entry) {
+        // Replaced or removed while binding.
+        await entry.listener?.close();
+        await this.releaseResources(entry);
+        return;
+      }
+      this.promote(entry);
+      if (previous) this.drainEntry(previous);
     }
     this.updateGauges();
     this.notifyIfWarm();
   }
 
-  private async bind(entry: Entry): Promise<void> {
-    const listener = new Listener(listenerRuntimeConfig(entry.config), entry.built.hcm, this.deps.stats, this.deps.clock);
-    entry.listener = listener;
-    const port = await listener.listen();
-    this.stats.createSuccess.inc();
-    this.deps.logger.get('main').info(`listener '${entry.config.name}' listening on ${entry.config.address}:${port}`);
+  private promote(entry: Entry): void {
+    const name = entry.config.name;
+    this.warming.delete(name);
+    this.active.set(name, entry);
+    this.createFailures.delete(name);
   }
 
+  /** Binds the entry's listener; false when the manager stopped meanwhile (the socket is closed again). */
+  private bind(entry: Entry): Promise<boolean> {
+    return this.track((async () => {
+      const listener = new Listener(listenerRuntimeConfig(entry.config), entry.built.hcm, this.deps.stats);
+      const port = await listener.listen();
+      if (this.stopped) {
+        await listener.close();
+        return false;
+      }
+      entry.listener = listener;
+      this.stats.createSuccess.inc();
+      this.deps.logger.get('main').info(`listener '${entry.config.name}' listening on ${entry.config.address}:${port}`);
+      return true;
+    })());
+  }
+
+  /** A version that could not bind: counted, logged and (LDS) reported in /config_dump; the previous version keeps serving. */
   private failed(entry: Entry, err: unknown): void {
+    const message = (err as Error).message;
     this.stats.createFailure.inc();
-    this.deps.logger.get('main').error(`listener '${entry.config.name}' failed: ${(err as Error).message}`);
+    this.deps.logger.get('main').error(`listener '${entry.config.name}' failed: ${message}`);
+    if (entry.addedViaApi) {
+      this.createFailures.set(entry.config.name, { versionInfo: entry.versionInfo, atMs: this.deps.clock.now(), message, raw: entry.raw });
+    }
     entry.listener = null;
     void this.releaseResources(entry);
   }
 
   /** A listener that stops taking connections: in-flight requests get the drain time, then it closes. */
   private drainEntry(entry: Entry): void {
-    this.draining.add(entry);
+    const deadline = new DrainDeadline(this.deps.clock, this.deps.drainTimeMs);
+    this.draining.set(entry, deadline);
     this.updateGauges();
-    const done = (async () => {
-      await entry.listener?.drain(this.deps.drainTimeMs);
+    void this.track((async () => {
+      await entry.listener?.drain(deadline.reached);
+      this.drained(entry, deadline);
       await this.releaseResources(entry);
-      this.draining.delete(entry);
-      this.updateGauges();
-    })();
-    this.drainDone.add(done);
-    void done.finally(() => this.drainDone.delete(done));
+    })());
   }
 
   /** The connection manager replaced on a kept socket: its streams finish (bounded by the drain time). */
   private drainSwapped(entry: Entry, hcm: ConnectionManager): void {
-    this.draining.add(entry);
-    const done = (async () => {
-      let timer: TimerHandle | undefined;
-      await Promise.race([hcm.idle(), new Promise<void>((resolve) => { timer = this.deps.clock.setTimer(resolve, this.deps.drainTimeMs); })]);
-      timer?.cancel();
+    const deadline = new DrainDeadline(this.deps.clock, this.deps.drainTimeMs);
+    this.draining.set(entry, deadline);
+    this.updateGauges();
+    void this.track((async () => {
+      await Promise.race([hcm.idle(), deadline.reached]);
+      this.drained(entry, deadline);
       await this.releaseResources(entry);
-      this.draining.delete(entry);
-      this.updateGauges();
-    })();
-    this.drainDone.add(done);
-    void done.finally(() => this.drainDone.delete(done));
+    })());
+  }
+
+  private drained(entry: Entry, deadline: DrainDeadline): void {
+    deadline.cancel();
+    this.draining.delete(entry);
+    this.updateGauges();
+  }
+
+  /** Runs `work` so that close and shutdown wait for it. */
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.pending.add(work);
+    const done = (): void => { this.pending.delete(work); };
+    work.then(done, done);
+    return work;
   }
 
   /** A listener that never served (warming, or not yet bound): nothing to drain. */
@@ -340,7 +424,7 @@ export class ListenerManager {
   private async releaseResources(entry: Entry): Promise<void> {
     if (entry.released) return;
     entry.released = true;
-    if (entry.rds) this.deps.routeProviders?.release(entry.rds);
+    entry.rds?.release();
     await Promise.all(entry.built.accessLoggers.map((l) => l.close()));
   }
 

@@ -4,7 +4,6 @@
 
 import { createServer, STATUS_CODES, type Server } from 'node:http';
 import { isIP, type Socket } from 'node:net';
-import type { Clock, TimerHandle } from '../common/clock.ts';
 import { Failures } from '../common/error-catalogue.ts';
 import type { ConnectionManager } from '../http/connection-manager.ts';
 import type { Counter, Gauge, StatsScope } from '../stats/scope.ts';
@@ -29,14 +28,19 @@ export interface ListenerRuntimeConfig {
   readonly ipv4Compat: boolean;
 }
 
+/** listener.<stat_prefix>.downstream_cx_* */
 interface ListenerStats {
   readonly cxTotal: Counter;
   readonly cxActive: Gauge;
   readonly cxDestroy: Counter;
-  readonly hcmCxTotal: Counter;
-  readonly hcmCxActive: Gauge;
-  readonly hcmCxHttp1Total: Counter;
-  readonly hcmCxProtocolError: Counter;
+}
+
+/** http.<HCM stat_prefix>.downstream_cx_* */
+interface HcmConnectionStats {
+  readonly cxTotal: Counter;
+  readonly cxActive: Gauge;
+  readonly cxHttp1Total: Counter;
+  readonly cxProtocolError: Counter;
 }
 
 /** Envoy's stat-name form of an address: `127.0.0.1_10000`, `[::]_80` → `::_80`. */
@@ -45,29 +49,23 @@ export function listenerStatPrefix(address: string, port: number): string {
 }
 
 export class Listener {
-  readonly config: ListenerRuntimeConfig;
+  private runtime: ListenerRuntimeConfig;
   private readonly server: Server;
-  private readonly stats: ListenerStats;
-  private readonly clock: Clock;
+  private readonly rootStats: StatsScope;
+  private stats: ListenerStats;
+  private hcmStats: HcmConnectionStats;
   private readonly sockets = new Set<Socket>();
+  /** The connection manager's stats each open connection was counted in (decremented there on close). */
+  private readonly socketHcmStats = new WeakMap<Socket, HcmConnectionStats>();
   private boundPort = 0;
   private current: ConnectionManager;
 
-  constructor(config: ListenerRuntimeConfig, hcm: ConnectionManager, stats: StatsScope, clock: Clock) {
-    this.config = config;
+  constructor(config: ListenerRuntimeConfig, hcm: ConnectionManager, stats: StatsScope) {
+    this.runtime = config;
     this.current = hcm;
-    this.clock = clock;
-    const ls = stats.scope(`listener.${config.statPrefix}`);
-    const hs = stats.scope(`http.${hcm.config.statPrefix}`);
-    this.stats = {
-      cxTotal: ls.counter('downstream_cx_total'),
-      cxActive: ls.gauge('downstream_cx_active'),
-      cxDestroy: ls.counter('downstream_cx_destroy'),
-      hcmCxTotal: hs.counter('downstream_cx_total'),
-      hcmCxActive: hs.gauge('downstream_cx_active'),
-      hcmCxHttp1Total: hs.counter('downstream_cx_http1_total'),
-      hcmCxProtocolError: hs.counter('downstream_cx_protocol_error'),
-    };
+    this.rootStats = stats;
+    this.stats = listenerStats(stats, config);
+    this.hcmStats = hcmConnectionStats(stats, hcm);
     this.server = createServer({
       maxHeaderSize: config.maxRequestHeadersKb * 1024,
       requireHostHeader: true,
@@ -79,8 +77,11 @@ export class Listener {
       keepAliveTimeout: config.idleTimeoutMs,
       highWaterMark: config.perConnectionBufferLimitBytes,
     }, (req, res) => this.current.handle(req, res));
-    // One more than the limit, so the connection manager can tell "too many" (431) from "exactly the limit".
-    this.server.maxHeadersCount = hcm.config.maxHeadersCount + 1;
+    // No parser limit on the header count: node:http would silently drop headers past it, and the limit
+    // (max_headers_count) belongs to whichever connection manager serves the request, which an LDS update
+    // can change on an open connection. The connection manager counts and answers 431; the head's size is
+    // still bounded by max_request_headers_kb.
+    this.server.maxHeadersCount = 0;
     this.server.on('connection', (socket: Socket) => this.onConnection(socket));
     this.server.on('clientError', (err: Error & { code?: string }, socket: Socket) => this.onClientError(err, socket));
   }
@@ -104,20 +105,36 @@ export class Listener {
     return this.boundPort;
   }
 
+  /** The settings in force (the newest LDS version's, after update()). */
+  get config(): ListenerRuntimeConfig {
+    return this.runtime;
+  }
+
   /** The connection manager new requests go to. */
   get hcm(): ConnectionManager {
     return this.current;
   }
 
   /**
-   * A listener update that keeps the socket (LDS): new requests, on new and open connections, go to `next`;
-   * the previous connection manager finishes its streams, answering them with `connection: close`.
-   * Returns the previous one so the caller can wait for it to go idle.
+   * A listener update that keeps the socket (LDS; see sameSocket in listener-config.ts): new
+   * requests, on new and open connections, go to `next`; the previous connection manager finishes its
+   * streams, answering them with `connection: close`. Connections accepted from now on take the new
+   * settings (header size limit, timeouts, buffer limit) and count in the new stat prefixes. Returns the
+   * previous connection manager so the caller can wait for it to go idle.
    */
-  swapConnectionManager(next: ConnectionManager): ConnectionManager {
+  update(config: ListenerRuntimeConfig, next: ConnectionManager): ConnectionManager {
     const previous = this.current;
     previous.draining = true;
     this.current = next;
+    this.runtime = config;
+    this.stats = listenerStats(this.rootStats, config);
+    this.hcmStats = hcmConnectionStats(this.rootStats, next);
+    // node:http reads these per connection (maxHeaderSize, highWaterMark) or per check (the timeouts).
+    const server = this.server as Server & { maxHeaderSize: number; highWaterMark: number };
+    server.maxHeaderSize = config.maxRequestHeadersKb * 1024;
+    server.headersTimeout = config.requestHeadersTimeoutMs;
+    server.keepAliveTimeout = config.idleTimeoutMs;
+    server.highWaterMark = config.perConnectionBufferLimitBytes;
     return previous;
   }
 
@@ -128,16 +145,13 @@ export class Listener {
 
   /**
    * Graceful drain: stop accepting, answer in-flight requests with `connection: close`, close idle
-   * connections, and after `drainTimeMs` close whatever is left.
+   * connections, and once `deadline` settles close whatever is left.
    */
-  async drain(drainTimeMs: number): Promise<void> {
+  async drain(deadline: Promise<void>): Promise<void> {
     this.hcm.draining = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
-    let timer: TimerHandle | undefined;
-    const deadline = new Promise<void>((resolve) => { timer = this.clock.setTimer(resolve, drainTimeMs); });
     await Promise.race([closed, deadline]);
-    timer?.cancel();
     this.server.closeAllConnections();
     await closed;
   }
@@ -152,19 +166,21 @@ export class Listener {
 
   private onConnection(socket: Socket): void {
     const s = this.stats;
+    const h = this.hcmStats;
     s.cxTotal.inc();
     s.cxActive.inc();
-    s.hcmCxTotal.inc();
-    s.hcmCxActive.inc();
-    s.hcmCxHttp1Total.inc();
+    h.cxTotal.inc();
+    h.cxActive.inc();
+    h.cxHttp1Total.inc();
     this.sockets.add(socket);
+    this.socketHcmStats.set(socket, h);
     // idle_timeout also covers a connection that never sends a request (Node's keepAliveTimeout only
     // starts after a response); node:http resets the socket timeout when a request arrives.
-    if (this.config.idleTimeoutMs > 0) socket.setTimeout(this.config.idleTimeoutMs);
+    if (this.runtime.idleTimeoutMs > 0) socket.setTimeout(this.runtime.idleTimeoutMs);
     socket.once('close', () => {
       this.sockets.delete(socket);
       s.cxActive.dec();
-      s.hcmCxActive.dec();
+      h.cxActive.dec();
       s.cxDestroy.inc();
     });
   }
@@ -180,9 +196,24 @@ export class Listener {
       socket.destroy();
       return;
     }
-    this.stats.hcmCxProtocolError.inc();
+    (this.socketHcmStats.get(socket) ?? this.hcmStats).cxProtocolError.inc();
     const failure = err.code === 'HPE_HEADER_OVERFLOW' ? Failures.headersTooLarge
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? Failures.requestHeadersTimeout : Failures.malformedRequest;
     socket.end(`HTTP/1.1 ${failure.status} ${STATUS_CODES[failure.status]}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
   }
+}
+
+function listenerStats(stats: StatsScope, config: ListenerRuntimeConfig): ListenerStats {
+  const ls = stats.scope(`listener.${config.statPrefix}`);
+  return { cxTotal: ls.counter('downstream_cx_total'), cxActive: ls.gauge('downstream_cx_active'), cxDestroy: ls.counter('downstream_cx_destroy') };
+}
+
+function hcmConnectionStats(stats: StatsScope, hcm: ConnectionManager): HcmConnectionStats {
+  const hs = stats.scope(`http.${hcm.config.statPrefix}`);
+  return {
+    cxTotal: hs.counter('downstream_cx_total'),
+    cxActive: hs.gauge('downstream_cx_active'),
+    cxHttp1Total: hs.counter('downstream_cx_http1_total'),
+    cxProtocolError: hs.counter('downstream_cx_protocol_error'),
+  };
 }

@@ -41,6 +41,8 @@ export interface ClusterEntry {
   readonly versionInfo: string;
   /** Wall-clock ms when it was added or last updated. */
   readonly lastUpdatedMs: number;
+  /** The Cluster as received from CDS (undefined for static clusters), for /config_dump. */
+  readonly raw?: unknown;
 }
 
 interface Entry extends ClusterEntry {
@@ -125,12 +127,13 @@ export class DynamicClusterManager implements ClusterManager {
   /**
    * CDS add or update (Envoy's addOrUpdateCluster): the new cluster warms until its discovery initialized,
    * then replaces the active one of that name, which drains. A newer update of a warming cluster replaces it.
+   * `raw` is the Cluster as received.
    */
-  addOrUpdateCluster(wire: ClusterWire, versionInfo: string): void {
+  addOrUpdateCluster(wire: ClusterWire, versionInfo: string, raw?: unknown): void {
     const name = wire.name;
     const updating = this.active.has(name) || this.warming.has(name);
     this.discard(this.warming.get(name));
-    const entry = this.build(wire, versionInfo, true);
+    const entry = { ...this.build(wire, versionInfo, true), raw };
     this.warming.set(name, entry);
     (updating ? this.stats.clusterModified : this.stats.clusterAdded).inc();
     this.updateGauges();

@@ -60,6 +60,8 @@ export class HostImpl implements Host {
   private readonly poolConfig: UpstreamPoolConfig;
   private readonly clusterStats: ClusterStatsImpl;
   private pool: Pool | null = null;
+  /** Set by drain(): the host left its cluster (or the cluster was replaced or removed). */
+  private drained = false;
   /** Pools closing gracefully after drain(); close() destroys them. */
   private readonly draining = new Set<Pool>();
   /** The pool's clients that currently hold an open connection (dedups undici's h2 GOAWAY + close). */
@@ -112,8 +114,21 @@ export class HostImpl implements Host {
     return flags || 'healthy';
   }
 
+  /**
+   * The pool to dispatch on; the caller dispatches at once. After drain() the load balancer no longer
+   * picks this host, but a request that picked it before (Envoy: a request keeps its host) gets a one-off
+   * pool that closes as soon as that request is done.
+   */
   dispatcher(): Dispatcher {
-    return this.pool ?? (this.pool = this.createPool());
+    if (this.pool) return this.pool;
+    const pool = this.createPool();
+    if (!this.drained) return (this.pool = pool);
+    // Closed after the caller's dispatch (same tick): undici's close() lets queued requests finish.
+    this.draining.add(pool);
+    queueMicrotask(() => {
+      if (this.draining.has(pool)) void this.closeGracefully(pool);
+    });
+    return pool;
   }
 
   /**
@@ -121,9 +136,13 @@ export class HostImpl implements Host {
    * discovery, or a cluster replaced or removed by CDS). A no-op if the pool was never used.
    */
   async drain(): Promise<void> {
+    this.drained = true;
     const pool = this.pool;
     this.pool = null;
-    if (!pool) return;
+    if (pool) await this.closeGracefully(pool);
+  }
+
+  private async closeGracefully(pool: Pool): Promise<void> {
     this.draining.add(pool);
     await pool.close();
     this.draining.delete(pool);

@@ -23,9 +23,15 @@ export interface HeldResource<T> {
 }
 
 interface SourceState<T> {
-  readonly watch: XdsWatch;
+  readonly source: ConfigSourceConfig;
+  /** Null until the first flush subscribes. */
+  watch: XdsWatch | null;
   readonly handlers: Map<string, Set<NamedHandler<T>>>;
   readonly held: Map<string, HeldResource<T>>;
+  /** The resource_names last sent (sorted, joined). */
+  sentNames: string;
+  /** A flush of resource_names is queued for the end of this tick. */
+  flushQueued: boolean;
 }
 
 export class NamedWatches<T> {
@@ -44,34 +50,27 @@ export class NamedWatches<T> {
   watch(source: ConfigSourceConfig, name: string, handler: NamedHandler<T>): { cancel(): void } {
     const key = configSourceKey(source);
     let state = this.sources.get(key);
-    const isNewName = !state?.handlers.has(name);
     if (!state) {
-      const handlers = new Map<string, Set<NamedHandler<T>>>([[name, new Set()]]);
-      const held = new Map<string, HeldResource<T>>();
-      const watch = this.pool.get(source).subscribe(this.tracked.type, [name], (update) => this.apply(handlers, held, update.versionInfo, [...update.added, ...update.updated]));
-      state = { watch, handlers, held };
+      state = { source, watch: null, handlers: new Map(), held: new Map(), sentNames: '', flushQueued: false };
       this.sources.set(key, state);
-    } else if (isNewName) {
-      state.handlers.set(name, new Set());
-      state.watch.setResourceNames([...state.handlers.keys()].sort());
     }
     const s = state;
-    s.handlers.get(name)!.add(handler);
+    let handlers = s.handlers.get(name);
+    if (!handlers) {
+      handlers = new Set();
+      s.handlers.set(name, handlers);
+      this.queueFlush(key, s);
+    }
+    const set = handlers;
+    set.add(handler);
     const current = s.held.get(name);
     if (current) handler(current.resource);
     return {
       cancel: () => {
-        const set = s.handlers.get(name);
-        if (!set?.delete(handler) || set.size > 0) return;
+        if (!set.delete(handler) || set.size > 0 || s.handlers.get(name) !== set) return;
         s.handlers.delete(name);
         s.held.delete(name);
-        // Empty resource_names would mean "every resource": the last watch ends the subscription instead.
-        if (s.handlers.size === 0) {
-          s.watch.cancel();
-          this.sources.delete(key);
-        } else {
-          s.watch.setResourceNames([...s.handlers.keys()].sort());
-        }
+        this.queueFlush(key, s);
       },
     };
   }
@@ -81,20 +80,48 @@ export class NamedWatches<T> {
     return [...this.sources.values()].flatMap((s) => [...s.held.values()]);
   }
 
-  private apply(handlers: Map<string, Set<NamedHandler<T>>>, held: Map<string, HeldResource<T>>, versionInfo: string,
-    changed: readonly (readonly [string, T])[]): readonly ConfigError[] | void {
-    const errors: ConfigError[] = [];
-    for (const [name, resource] of changed) {
-      const root = `resources[${this.tracked.indexOf(name)}]`;
-      for (const handler of handlers.get(name) ?? []) {
-        errors.push(...handler(resource).map((e) => ({ ...e, path: e.path === '' ? root : `${root}.${e.path}` })));
+  /**
+   * Sends a source's resource_names once per tick however many watches came and went in it: a CDS
+   * response adding N EDS clusters re-subscribes once (Envoy pauses EDS while it applies CDS), not N
+   * times, each aborting the request in flight. The last watch of a source ends its subscription instead,
+   * since empty resource_names would mean "every resource".
+   */
+  private queueFlush(key: string, state: SourceState<T>): void {
+    if (state.flushQueued) return;
+    state.flushQueued = true;
+    queueMicrotask(() => {
+      state.flushQueued = false;
+      if (this.sources.get(key) !== state) return;
+      const names = [...state.handlers.keys()].sort();
+      if (names.length === 0) {
+        state.watch?.cancel();
+        this.sources.delete(key);
+        return;
       }
-    }
-    if (errors.length > 0) return this.tracked.reject(errors);
+      const joined = names.join('\n');
+      if (joined === state.sentNames) return;
+      state.sentNames = joined;
+      if (state.watch) state.watch.setResourceNames(names);
+      else state.watch = this.pool.get(state.source).subscribe(this.tracked.type, names, (u) => this.apply(state, u.versionInfo, [...u.added, ...u.updated]));
+    });
+  }
+
+  /**
+   * Runs each changed resource's handlers. A resource every handler applied is held (so later watchers and
+   * /config_dump see it) even when another resource's errors reject the response.
+   */
+  private apply(state: SourceState<T>, versionInfo: string, changed: readonly (readonly [string, T])[]): readonly ConfigError[] | void {
+    const errors: ConfigError[] = [];
     const now = this.clock.now();
     for (const [name, resource] of changed) {
-      if (handlers.has(name)) held.set(name, { name, resource, raw: this.tracked.rawOf(name), versionInfo, lastUpdatedMs: now });
+      const handlers = state.handlers.get(name);
+      if (!handlers) continue;
+      const root = `resources[${this.tracked.indexOf(name)}]`;
+      const own = [...handlers].flatMap((handler) => handler(resource).map((e) => ({ ...e, path: e.path === '' ? root : `${root}.${e.path}` })));
+      if (own.length > 0) errors.push(...own);
+      else state.held.set(name, { name, resource, raw: this.tracked.rawOf(name), versionInfo, lastUpdatedMs: now });
     }
+    if (errors.length > 0) return this.tracked.reject(errors);
     this.tracked.accepted(versionInfo);
   }
 }

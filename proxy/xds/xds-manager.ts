@@ -11,7 +11,7 @@ import { checkBackingCluster, configSourceKey, translateConfigSource, type Confi
 import type { DumpedFailure, DumpedResource, DynamicConfig, DynamicSection } from '../admin/config-dump.ts';
 import type { HcmConfig } from '../http/hcm-schema.ts';
 import { translateListener, type ListenerConfig } from '../listener/listener-config.ts';
-import type { ListenerManager, ListenerEntry, RouteConfigProviders } from '../listener/listener-manager.ts';
+import type { ListenerManager, ListenerEntry, RouteConfigHandle, RouteConfigProviders } from '../listener/listener-manager.ts';
 import type { ListenerWire } from '../listener/listener-schema.ts';
 import { RdsRouteConfigProvider } from '../route/rds-route-config.ts';
 import type { RouteConfigurationWire } from '../route/route-config-schema.ts';
@@ -38,8 +38,8 @@ export interface XdsManagerDeps {
 
 interface ProviderEntry {
   readonly provider: RdsRouteConfigProvider;
-  readonly hcms: Set<HcmConfig>;
-  refs: number;
+  /** The connection managers using the table, one per handle (the same config may appear twice). */
+  readonly hcms: HcmConfig[];
   readonly watch: { cancel(): void };
 }
 
@@ -56,9 +56,6 @@ export class XdsManager implements EndpointSource, RouteConfigProviders {
   private readonly rds: NamedWatches<RouteConfigurationWire>;
   private readonly rdsTracked: TrackedType<RouteConfigurationWire>;
   private readonly providers = new Map<string, ProviderEntry>();
-  /** CDS/LDS resources as received, for /config_dump. */
-  private readonly rawClusters = new Map<string, unknown>();
-  private readonly rawListeners = new Map<string, unknown>();
   /** Set by setListenerManager (the listener manager needs this manager's RDS providers first). */
   private listenerManager: ListenerManager | undefined;
   private cdsVersion = '';
@@ -100,30 +97,34 @@ export class XdsManager implements EndpointSource, RouteConfigProviders {
     return this.eds.watch(source, serviceName, onAssignment);
   }
 
-  /** One provider per (config source, route_config_name), shared by the listeners naming it. */
-  acquire(hcm: RdsHcm): RdsRouteConfigProvider {
+  /**
+   * One provider per (config source, route_config_name), shared by the listeners naming it. The handle's
+   * release() removes `hcm` from the table's users; the last release ends the RDS watch.
+   */
+  acquire(hcm: RdsHcm): RouteConfigHandle {
     const key = `${configSourceKey(hcm.rds.configSource)}|${hcm.rds.routeConfigName}`;
     let entry = this.providers.get(key);
     if (!entry) {
       const provider = new RdsRouteConfigProvider(hcm.rds.routeConfigName);
-      const hcms = new Set<HcmConfig>();
+      const hcms: HcmConfig[] = [];
       const watch = this.rds.watch(hcm.rds.configSource, hcm.rds.routeConfigName, (wire) => this.applyRoute(provider, hcms, wire));
-      entry = { provider, hcms, refs: 0, watch };
+      entry = { provider, hcms, watch };
       this.providers.set(key, entry);
     }
-    entry.refs++;
-    entry.hcms.add(hcm);
-    return entry.provider;
-  }
-
-  release(provider: RdsRouteConfigProvider): void {
-    for (const [key, entry] of this.providers) {
-      if (entry.provider !== provider) continue;
-      if (--entry.refs > 0) return;
-      entry.watch.cancel();
-      this.providers.delete(key);
-      return;
-    }
+    const e = entry;
+    e.hcms.push(hcm);
+    let released = false;
+    return {
+      provider: e.provider,
+      release: () => {
+        if (released) return;
+        released = true;
+        e.hcms.splice(e.hcms.indexOf(hcm), 1);
+        if (e.hcms.length > 0) return;
+        e.watch.cancel();
+        this.providers.delete(key);
+      },
+    };
   }
 
   /**
@@ -151,11 +152,11 @@ export class XdsManager implements EndpointSource, RouteConfigProviders {
     const statuses = this.pool.statuses();
     const cm = this.deps.clusterManager.entries();
     const clusterResource = (e: ClusterEntry): DumpedResource => ({
-      name: e.cluster.name, versionInfo: e.versionInfo, lastUpdatedMs: e.lastUpdatedMs, config: this.rawClusters.get(e.cluster.name) ?? e.cluster.config,
+      name: e.cluster.name, versionInfo: e.versionInfo, lastUpdatedMs: e.lastUpdatedMs, config: e.raw ?? e.cluster.config,
     });
     const lm = this.listenerManager?.entries() ?? { active: [], warming: [], draining: [] };
     const listenerResource = (e: ListenerEntry): DumpedResource => ({
-      name: e.config.name, versionInfo: e.versionInfo, lastUpdatedMs: e.lastUpdatedMs, config: this.rawListeners.get(e.config.name) ?? e.config.wire,
+      name: e.config.name, versionInfo: e.versionInfo, lastUpdatedMs: e.lastUpdatedMs, config: e.raw,
     });
     const dynamic = (entries: readonly ListenerEntry[]): DumpedResource[] => entries.filter((e) => e.addedViaApi).map(listenerResource);
     const held = <T>(h: HeldResource<T>): DumpedResource => ({ name: h.name, versionInfo: h.versionInfo, lastUpdatedMs: h.lastUpdatedMs, config: h.raw });
@@ -166,7 +167,7 @@ export class XdsManager implements EndpointSource, RouteConfigProviders {
       },
       listeners: {
         versionInfo: this.ldsVersion, active: dynamic(lm.active), warming: dynamic(lm.warming), draining: dynamic(lm.draining),
-        failures: failures(this.lds, statuses),
+        failures: new Map([...createFailures(this.listenerManager), ...failures(this.lds, statuses)]),
       },
       routes: { versionInfo: '', active: this.rds.held().map(held), failures: failures(this.rdsTracked, statuses) },
       endpoints: { versionInfo: '', active: this.eds.held().map(held), failures: failures(this.edsTracked, statuses) },
@@ -200,14 +201,8 @@ export class XdsManager implements EndpointSource, RouteConfigProviders {
     }
     if (errors.length > 0) return this.cds.reject(errors);
     if (this.stopped) return;
-    for (const name of update.removed) {
-      cm.removeCluster(name);
-      this.rawClusters.delete(name);
-    }
-    for (const [name, wire] of [...update.added, ...update.updated]) {
-      cm.addOrUpdateCluster(wire, update.versionInfo);
-      this.rawClusters.set(name, this.cds.rawOf(name));
-    }
+    for (const name of update.removed) cm.removeCluster(name);
+    for (const [name, wire] of [...update.added, ...update.updated]) cm.addOrUpdateCluster(wire, update.versionInfo, this.cds.rawOf(name));
     this.cdsVersion = update.versionInfo;
     this.cds.accepted(update.versionInfo);
   }
@@ -237,14 +232,8 @@ export class XdsManager implements EndpointSource, RouteConfigProviders {
     }
     errors.push(...lm.checkLds(all, changed.keys(), (n) => this.lds.indexOf(n)));
     if (errors.length > 0) return this.lds.reject(errors);
-    for (const name of update.removed) {
-      lm.remove(name);
-      this.rawListeners.delete(name);
-    }
-    for (const [name, config] of changed) {
-      lm.addOrUpdate(config, update.versionInfo);
-      this.rawListeners.set(name, this.lds.rawOf(name));
-    }
+    for (const name of update.removed) lm.remove(name);
+    for (const [name, config] of changed) lm.addOrUpdate(config, update.versionInfo, this.lds.rawOf(name));
     this.ldsVersion = update.versionInfo;
     this.lds.accepted(update.versionInfo);
   }
@@ -253,7 +242,7 @@ export class XdsManager implements EndpointSource, RouteConfigProviders {
    * RDS: a RouteConfiguration's validate_clusters defaults to false; typed_per_filter_config entries are
    * checked against the HTTP filters of the connection managers using this route table.
    */
-  private applyRoute(provider: RdsRouteConfigProvider, hcms: ReadonlySet<HcmConfig>, wire: RouteConfigurationWire): readonly ConfigError[] {
+  private applyRoute(provider: RdsRouteConfigProvider, hcms: readonly HcmConfig[], wire: RouteConfigurationWire): readonly ConfigError[] {
     const cm = this.deps.clusterManager;
     const built = buildRouteConfig(wire, {
       path: '',
@@ -268,7 +257,10 @@ export class XdsManager implements EndpointSource, RouteConfigProviders {
       },
     });
     // Envoy's http.<stat_prefix>.rds.<route_config_name>.* of each connection manager using the table.
-    const stat = (name: string): void => { for (const hcm of hcms) this.deps.stats.counter(`http.${hcm.statPrefix}.rds.${provider.name}.${name}`).inc(); };
+    // Counted once per stat_prefix: while an LDS update drains, the old and new versions of a connection
+    // manager both use the table.
+    const prefixes = new Set(hcms.map((h) => h.statPrefix));
+    const stat = (name: string): void => { for (const p of prefixes) this.deps.stats.counter(`http.${p}.rds.${provider.name}.${name}`).inc(); };
     if (!built.ok) {
       stat('update_rejected');
       return built.errors;
@@ -278,6 +270,14 @@ export class XdsManager implements EndpointSource, RouteConfigProviders {
     stat('config_reload');
     return [];
   }
+}
+
+/** LDS listener versions that failed to bind (listener_create_failure), as Envoy's error_state. */
+function createFailures(lm: ListenerManager | undefined): Map<string, DumpedFailure> {
+  return new Map([...lm?.failures() ?? []].map(([name, f]) => [name, {
+    ...(f.raw === undefined ? {} : { failedConfiguration: f.raw }),
+    lastUpdateAttemptMs: f.atMs, details: f.message, versionInfo: f.versionInfo,
+  }]));
 }
 
 /** The last rejected response of a type (until a later one is accepted), per resource, with the NACK's details. */

@@ -5,80 +5,18 @@
 
 import { describe, expect, it } from 'vitest';
 import type { ServerResponse } from 'node:http';
-import type { Server } from '../../proxy/server/server.ts';
-import { FakeClock, ScriptedRandom } from '../support/fake-clock.ts';
 import { send } from '../support/proxy.ts';
 import { testScope } from '../support/scope.ts';
-import { ManagementServer, type XdsType } from '../support/xds-management-server.ts';
-import {
-  assignment, createServer, dynamicBootstrap, edsCluster, inlineListener, rdsListener, routeConfiguration,
-} from '../support/xds-resources.ts';
+import { harness, section, type Json } from '../support/xds-harness.ts';
+import { assignment, edsCluster, inlineListener, rdsListener, restSource, routeConfiguration } from '../support/xds-resources.ts';
 import { eventually } from '../unit/control-client/fake-xds-server.ts';
 
 const scope = testScope();
 
-type Json = Record<string, unknown>;
-
-interface Harness {
-  readonly cp: ManagementServer;
-  readonly proxy: Server;
-  readonly clock: FakeClock;
-  /**
-   * Publishes a snapshot of one type and advances the clock one refresh_delay at a time until the proxy
-   * has answered it (REST carries the ACK or NACK in the next poll).
-   */
-  push(type: XdsType, version: string, resources: Json[]): Promise<'ack' | 'nack'>;
-  get(path: string, listener?: string): Promise<{ status: number; body: string; headers: Record<string, unknown> }>;
-  counter(name: string): number;
-  gauge(name: string): number;
-  dump(query?: string): Promise<Json[]>;
-}
-
-async function harness(snapshot: Partial<Record<XdsType, [string, Json[]]>>): Promise<Harness> {
-  const cp = await ManagementServer.start();
-  scope.defer(() => cp.stop());
-  for (const [type, [version, resources]] of Object.entries(snapshot) as [XdsType, [string, Json[]]][]) cp.set(type, version, resources);
-  const clock = new FakeClock();
-  const proxy = createServer(dynamicBootstrap(cp.port), { clock, random: new ScriptedRandom([0]), drainTimeMs: 5_000 });
-  scope.defer(() => proxy.close());
-  await proxy.start();
-  const counter = (name: string): number => proxy.stats.counters.get(name)?.value() ?? 0;
-  return {
-    cp, proxy, clock, counter,
-    gauge: (name) => proxy.stats.gauges.get(name)?.value() ?? 0,
-    async push(type, version, resources) {
-      cp.set(type, version, resources);
-      for (let i = 0; i < 10; i++) {
-        const before = cp.count(type);
-        // refresh_delay 1s + random(0, 1s) with random 0. The next poll is scheduled only once the previous
-        // answer was processed, so a step may fire nothing: then the clock moves on another step.
-        clock.advance(1_000);
-        const polled = await eventually(() => cp.count(type) > before, `a ${type} poll`, 200).then(() => true, () => false);
-        const outcome = polled ? cp.outcome(type, version) : undefined;
-        if (outcome) return outcome;
-      }
-      throw new Error(`${type} ${version} was neither ACKed nor NACKed: ${JSON.stringify(cp.received.filter((r) => r.type === type).map((r) => [r.request.version_info, r.request.response_nonce, r.request.resource_names]))}`);
-    },
-    async get(path, listener = 'outbound') {
-      return send(proxy.listenerPort(listener), path);
-    },
-    async dump(query = '') {
-      const r = await send(proxy.adminPort!, `/config_dump${query}`);
-      return (JSON.parse(r.body) as { configs: Json[] }).configs;
-    },
-  };
-}
-
-function section(configs: Json[], type: string): Json {
-  const s = configs.find((c) => c['@type'] === `type.googleapis.com/envoy.admin.v3.${type}`);
-  if (!s) throw new Error(`no ${type} in config_dump`);
-  return s;
-}
-
 describe('a proxy configured by LDS/RDS/CDS/EDS', () => {
   it('serves a dynamic listener routing to an EDS cluster, shows it in /clusters, /config_dump and stats', async () => {
     const web = await scope.upstream('web-v1');
-    const h = await harness({
+    const h = await harness(scope, {
       clusters: ['c1', [edsCluster('web')]],
       endpoints: ['e1', [assignment('web', [web.port])]],
       listeners: ['l1', [rdsListener('outbound', 'outbound_http')]],
@@ -141,7 +79,7 @@ describe('a proxy configured by LDS/RDS/CDS/EDS', () => {
   it('shifts traffic when EDS endpoints change, and sends RDS route changes to new requests', async () => {
     const v1 = await scope.upstream('v1');
     const v2 = await scope.upstream('v2');
-    const h = await harness({
+    const h = await harness(scope, {
       clusters: ['c1', [edsCluster('web'), edsCluster('other')]],
       endpoints: ['e1', [assignment('web', [v1.port]), assignment('other', [v2.port])]],
       listeners: ['l1', [rdsListener('outbound', 'outbound_http')]],
@@ -161,7 +99,7 @@ describe('a proxy configured by LDS/RDS/CDS/EDS', () => {
   it('adds, updates and removes clusters by CDS; a removed cluster answers 503 NC once in-flight requests finished', async () => {
     let hold: ServerResponse | undefined;
     const slow = await scope.upstream('slow', (_req, res) => { hold = res; });
-    const h = await harness({
+    const h = await harness(scope, {
       clusters: ['c1', [edsCluster('web')]],
       endpoints: ['e1', [assignment('web', [slow.port])]],
       listeners: ['l1', [rdsListener('outbound', 'outbound_http')]],
@@ -193,7 +131,7 @@ describe('a proxy configured by LDS/RDS/CDS/EDS', () => {
 
   it('keeps a CDS cluster warming until its endpoints arrive, and a listener off until its routes arrive', async () => {
     const web = await scope.upstream('web');
-    const h = await harness({
+    const h = await harness(scope, {
       clusters: ['c1', []],
       listeners: ['l1', []],
     });
@@ -224,7 +162,7 @@ describe('a proxy configured by LDS/RDS/CDS/EDS', () => {
 
   it('NACKs an invalid update with every error, keeps serving the last good config and shows the NACK in /config_dump', async () => {
     const web = await scope.upstream('web');
-    const h = await harness({
+    const h = await harness(scope, {
       clusters: ['c1', [edsCluster('web')]],
       endpoints: ['e1', [assignment('web', [web.port])]],
       listeners: ['l1', [rdsListener('outbound', 'outbound_http')]],
@@ -279,7 +217,7 @@ describe('a proxy configured by LDS/RDS/CDS/EDS', () => {
   it('updates a listener in place (same socket, new routes for new requests) and removes it (stops accepting)', async () => {
     const a = await scope.upstream('a');
     const b = await scope.upstream('b');
-    const h = await harness({
+    const h = await harness(scope, {
       clusters: ['c1', [edsCluster('a'), edsCluster('b')]],
       endpoints: ['e1', [assignment('a', [a.port]), assignment('b', [b.port])]],
       listeners: ['l1', [inlineListener('outbound', 'a')]],
@@ -302,7 +240,7 @@ describe('a proxy configured by LDS/RDS/CDS/EDS', () => {
     const held: ServerResponse[] = [];
     const slow = await scope.upstream('slow', (_req, res) => { held.push(res); });
     const fast = await scope.upstream('fast');
-    const h = await harness({
+    const h = await harness(scope, {
       clusters: ['c1', [edsCluster('slow'), edsCluster('fast')]],
       endpoints: ['e1', [assignment('slow', [slow.port]), assignment('fast', [fast.port])]],
       listeners: ['l1', [inlineListener('outbound', 'slow')]],
@@ -335,5 +273,48 @@ describe('a proxy configured by LDS/RDS/CDS/EDS', () => {
     expect(second.body).toBe('drained');
     expect(second.headers.connection).toBe('close');
     await eventually(() => h.gauge('listener_manager.total_listeners_draining') === 0, 'the removed listener to close');
+  });
+});
+
+describe('dynamic resources across updates', () => {
+  const initial = (port: number): Parameters<typeof harness>[1] => ({
+    clusters: ['c1', [edsCluster('web')]],
+    endpoints: ['e1', [assignment('web', [port])]],
+    listeners: ['l1', [rdsListener('outbound', 'outbound_http')]],
+    routes: ['r1', [routeConfiguration('outbound_http', 'web')]],
+  });
+
+  it('counts each RDS update once however many times the listener using the route table was updated', async () => {
+    const web = await scope.upstream('web');
+    const h = await harness(scope, initial(web.port));
+    for (const [version, limit] of [['l2', 2048], ['l3', 4096]] as const) {
+      expect(await h.push('listeners', version, [{ ...rdsListener('outbound', 'outbound_http'), per_connection_buffer_limit_bytes: limit }])).toBe('ack');
+      await eventually(() => h.gauge('listener_manager.total_listeners_warming') === 0 && h.gauge('listener_manager.total_listeners_draining') === 0, `${version} to replace the previous version`);
+    }
+    expect(await h.push('routes', 'r2', [{ ...routeConfiguration('outbound_http', 'web'), validate_clusters: false }])).toBe('ack');
+    expect(h.counter('http.outbound.rds.outbound_http.config_reload')).toBe(2);
+    expect(h.counter('http.outbound.rds.outbound_http.update_success')).toBe(2);
+    expect((await h.get('/')).body).toBe('web');
+  });
+
+  it('shows the active and the warming version of a cluster and of a listener in /config_dump, each with its own config', async () => {
+    const web = await scope.upstream('web');
+    const h = await harness(scope, initial(web.port));
+    // Versions that stay warming: no ClusterLoadAssignment `web-v2`, no RouteConfiguration `other_routes`.
+    const clusterV2 = edsCluster('web', { eds_cluster_config: { eds_config: restSource(), service_name: 'web-v2' } });
+    const listenerV2 = rdsListener('outbound', 'other_routes');
+    expect(await h.push('clusters', 'c2', [clusterV2])).toBe('ack');
+    expect(await h.push('listeners', 'l2', [listenerV2])).toBe('ack');
+    await eventually(() => h.gauge('cluster_manager.warming_clusters') === 1 && h.gauge('listener_manager.total_listeners_warming') === 1, 'both to warm');
+
+    const configs = await h.dump();
+    const cds = section(configs, 'ClustersConfigDump');
+    expect(cds.dynamic_active_clusters).toMatchObject([{ version_info: 'c1', cluster: edsCluster('web') }]);
+    expect(cds.dynamic_warming_clusters).toMatchObject([{ version_info: 'c2', cluster: clusterV2 }]);
+    expect(section(configs, 'ListenersConfigDump').dynamic_listeners).toMatchObject([{
+      name: 'outbound',
+      active_state: { version_info: 'l1', listener: rdsListener('outbound', 'outbound_http') },
+      warming_state: { version_info: 'l2', listener: listenerV2 },
+    }]);
   });
 });

@@ -54,8 +54,8 @@ export function assignment(clusterName: string, ports: readonly number[]): Json 
   };
 }
 
-function hcm(statPrefix: string, routes: Json): Json {
-  return { name: 'envoy.filters.network.http_connection_manager', typed_config: { '@type': HCM_TYPE, stat_prefix: statPrefix, ...routes, http_filters: [ROUTER] } };
+function hcm(statPrefix: string, routes: Json, extra: Json = {}): Json {
+  return { name: 'envoy.filters.network.http_connection_manager', typed_config: { '@type': HCM_TYPE, stat_prefix: statPrefix, ...routes, http_filters: [ROUTER], ...extra } };
 }
 
 /** A listener on 127.0.0.1:`port` (0 = ephemeral) whose HCM takes route table `routeConfigName` from RDS. */
@@ -66,11 +66,11 @@ export function rdsListener(name: string, routeConfigName: string, port = 0): Js
   };
 }
 
-/** A listener with an inline route_config sending everything to `cluster`. */
-export function inlineListener(name: string, cluster: string, port = 0): Json {
+/** A listener with an inline route_config sending everything to `cluster`; `hcmExtra` adds or overrides HCM fields. */
+export function inlineListener(name: string, cluster: string, port = 0, hcmExtra: Json = {}): Json {
   return {
     name, address: { socket_address: { address: '127.0.0.1', port_value: port } },
-    filter_chains: [{ filters: [hcm(name, { route_config: { ...routeConfiguration('inline', cluster), validate_clusters: false } })] }],
+    filter_chains: [{ filters: [hcm(name, { route_config: { ...routeConfiguration('inline', cluster), validate_clusters: false } }, hcmExtra)] }],
   };
 }
 

@@ -2,6 +2,7 @@
 
 import { createServer as createH2Server, type Http2Server, type ServerHttp2Session } from 'node:http2';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { HostImpl } from '../../../proxy/upstream/host.ts';
 import { closedPort, startUpstream, type TestUpstream } from '../../support/upstream.ts';
 import { flush, harness, staticCluster, type Harness } from './helpers.ts';
 
@@ -75,6 +76,18 @@ describe('host connection pool (HTTP/1.1)', () => {
     await get(h);
     expect(upstream.connectionsAccepted()).toBe(2);
     expect(h.stats.counter('cluster.c.upstream_cx_total').value()).toBe(2);
+  });
+
+  it('serves a request that picked a host after it was drained on a one-off pool, then closes its connection', async () => {
+    upstream = await startUpstream('u3');
+    const h = track(harness(staticCluster([[{ ip: '127.0.0.1', port: upstream.port }]])));
+    const host = h.cluster.hosts()[0] as HostImpl;
+    await host.drain(); // discovery removed the host after the request picked it
+    const res = await host.dispatcher().request({ path: '/', method: 'GET', headers: { host: 'svc' } });
+    expect(await res.body.text()).toBe('u3');
+    // The pool does not outlive the request: its keep-alive connection closes without cm.close().
+    await until(() => upstream.openSockets() === 0);
+    expect(h.stats.gauge('cluster.c.upstream_cx_active').value()).toBe(0);
   });
 
   it('counts a refused connection in upstream_cx_connect_fail', async () => {
