@@ -170,6 +170,28 @@ spec:
   });
 });
 
+describe('mirroring', () => {
+  it('mirror sends a copy to another subset with a -shadow host while the caller gets the primary answer', async () => {
+    const m = await mesh(BOOKINFO, { 'reviews.yaml': REVIEWS_SUBSETS + `---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  http:
+  - route: [{destination: {host: reviews, subset: v1}}]
+    mirror: {host: reviews, subset: v2}
+    mirrorPercentage: {value: 100}
+` });
+    expect(await m.answeredBy('productpage-v1', 'reviews:9080', 3)).toEqual(new Map([['reviews-v1', 3]]));
+    const shadows = await m.until('three shadow requests at reviews-v2', async () => {
+      const got = m.workload('reviews-v2').app.received;
+      return got.length >= 3 ? got : undefined;
+    });
+    expect(shadows.map((r) => r.headers.host)).toEqual(['reviews-shadow:9080', 'reviews-shadow:9080', 'reviews-shadow:9080']);
+  });
+});
+
 describe("the seed articles' YAML, as written", () => {
   it('004-reviews: the 90/10 canary VirtualService splits traffic between subsets', async () => {
     const seed = await readFile(new URL('../../../shared/seeds/yaml/004-reviews.yaml', import.meta.url), 'utf8');
