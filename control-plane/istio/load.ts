@@ -2,7 +2,8 @@
 // problem becomes an error carrying file, document index, line, kind/name and field path; a bad document
 // is dropped and the others kept. Kinds owned by later issues are listed apart, not as errors.
 
-import { readdir, readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { z } from 'zod';
@@ -12,6 +13,7 @@ import { istioMessage } from './istio-kit.ts';
 import {
   LOADED_KINDS, ObjectMetaSchema, classifyKind, type IstioResource, type LoadedKind, type SourceRef,
 } from './resources.ts';
+import { composeDocuments, splitDocuments } from './yaml-stream.ts';
 
 /** The resource a document declares, as far as it could be read. */
 export interface ResourceRef {
@@ -79,10 +81,12 @@ export async function loadIstioDirectory(dir: string): Promise<IstioLoadResult> 
   }
   const files: SourceFile[] = [];
   const errors: IstioConfigError[] = [];
+  // Read synchronously: 1,000 small files take ~5 ms this way and ~60 ms through fs/promises (several
+  // thread-pool round trips per file); the parse that follows holds the event loop anyway.
   for (const name of names) {
     const file = join(dir, name);
     try {
-      files.push({ file, text: await readFile(file, 'utf8') });
+      files.push({ file, text: readFileSync(file, 'utf8') });
     } catch (e) {
       errors.push(ioError(file, e));
     }
@@ -100,8 +104,12 @@ export function loadIstioFiles(files: readonly SourceFile[]): IstioLoadResult {
   const deferred: DeferredDocument[] = [];
   const errors: IstioConfigError[] = [];
   const firstSeen = new Map<string, SourceRef>();
+  const cache = documentCache.next();
   for (const { file, text } of files) {
-    for (const r of parseFile(file, text, deferred, errors)) {
+    const parsed = parseFile(file, text, cache);
+    deferred.push(...parsed.deferred);
+    errors.push(...parsed.errors);
+    for (const r of parsed.resources) {
       const key = `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;
       const first = firstSeen.get(key);
       if (first === undefined) {
@@ -117,26 +125,82 @@ export function loadIstioFiles(files: readonly SourceFile[]): IstioLoadResult {
   return { resources, deferred, errors };
 }
 
-function parseFile(file: string, text: string, deferred: DeferredDocument[], errors: IstioConfigError[]): IstioResource[] {
-  const lineCounter = new LineCounter();
+/** What one YAML text holds: its loaded resources, deferred documents and errors, in document order. */
+interface ParsedText {
+  readonly documents: number;
+  readonly resources: readonly IstioResource[];
+  readonly deferred: readonly DeferredDocument[];
+  readonly errors: readonly IstioConfigError[];
+  /** A YAML syntax error: its message and line come from the whole file, not from the document alone. */
+  readonly syntaxError: boolean;
+}
+
+/**
+ * Per-document results of the previous load, keyed by the document's text (with file "", document 0,
+ * lines from 1): the directory is rescanned on every change, and an unchanged document is not parsed again.
+ * Each load starts a new generation holding only what it used, so a document gone from the files is dropped.
+ */
+class DocumentCache {
+  private previous = new Map<string, ParsedText>();
+
+  next(): (text: string) => ParsedText {
+    const previous = this.previous;
+    const current = new Map<string, ParsedText>();
+    this.previous = current;
+    return (text) => {
+      const parsed = current.get(text) ?? previous.get(text) ?? parseText('', text);
+      current.set(text, parsed);
+      return parsed;
+    };
+  }
+}
+
+const documentCache = new DocumentCache();
+
+/** Document by document (cached) when the file can be cut at its `---` lines, else as one stream. */
+function parseFile(file: string, text: string, cached: (text: string) => ParsedText): ParsedText {
+  const pieces = splitDocuments(text);
+  if (pieces === undefined) return parseText(file, text);
+  const out = { documents: 0, resources: [] as IstioResource[], deferred: [] as DeferredDocument[], errors: [] as IstioConfigError[], syntaxError: false };
+  for (const piece of pieces) {
+    const parsed = cached(piece.text);
+    if (parsed.syntaxError) return parseText(file, text);
+    const at = <T extends SourceRef>(ref: T): T => ({ ...ref, file, document: ref.document + out.documents, line: ref.line === undefined ? undefined : ref.line + piece.line - 1 });
+    for (const r of parsed.resources) out.resources.push({ ...r, source: at(r.source) });
+    for (const d of parsed.deferred) out.deferred.push(at(d));
+    for (const e of parsed.errors) out.errors.push(at(e));
+    out.documents += parsed.documents;
+  }
+  return out;
+}
+
+/** Reads a YAML stream one document at a time, so each Document is dropped once its resource is read. */
+function parseText(file: string, text: string): ParsedText {
   const resources: IstioResource[] = [];
-  parseAllDocuments(text, { lineCounter }).forEach((doc, document) => {
-    const lineOf = (path: readonly PropertyKey[]) => nodeLine(doc, lineCounter, path);
+  const deferred: DeferredDocument[] = [];
+  const errors: IstioConfigError[] = [];
+  let document = 0;
+  let whole: Document.Parsed[] | undefined;
+  for (const { doc, lineOf } of composeDocuments(text)) {
     const source: SourceRef = { file, document, line: lineOf([]) };
     if (doc.errors.length > 0) {
-      for (const e of doc.errors) {
+      // Worded as yaml's one-shot parser does (its prettyErrors add line and column from the whole source):
+      // the text is parsed again, which only happens for a text with a syntax error.
+      whole ??= parseAllDocuments(text, { lineCounter: new LineCounter() });
+      for (const e of whole[document]?.errors ?? []) {
         errors.push({ file, document, line: e.linePos?.[0].line, path: '', kind: 'invalid', message: `YAML: ${e.message.split('\n')[0]}` });
       }
-      return;
+    } else {
+      const input = doc.toJS() as unknown;
+      // null: an empty document (comments only, or a trailing `---`)
+      const parsed = input === null ? undefined : parseDocument(input, source, lineOf);
+      if (parsed?.type === 'resource') resources.push(parsed.resource);
+      else if (parsed?.type === 'deferred') deferred.push(parsed.deferred);
+      else if (parsed?.type === 'errors') errors.push(...parsed.errors);
     }
-    const input = doc.toJS() as unknown;
-    if (input === null) return; // an empty document (comments only, or a trailing `---`)
-    const parsed = parseDocument(input, source, lineOf);
-    if (parsed.type === 'resource') resources.push(parsed.resource);
-    else if (parsed.type === 'deferred') deferred.push(parsed.deferred);
-    else errors.push(...parsed.errors);
-  });
-  return resources;
+    document++;
+  }
+  return { documents: document, resources, deferred, errors, syntaxError: whole !== undefined };
 }
 
 type ParsedDocument =
@@ -172,16 +236,6 @@ function resourceRef(kind: string, metadata: unknown): ResourceRef {
   const m = (metadata !== null && typeof metadata === 'object' ? metadata : {}) as Record<string, unknown>;
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   return { kind, namespace: str(m['namespace']) ?? 'default', name: str(m['name']) };
-}
-
-/** 1-based line of the deepest node on `path` that exists in the document. */
-function nodeLine(doc: Document.Parsed, lineCounter: LineCounter, path: readonly PropertyKey[]): number | undefined {
-  for (let n = path.length; n >= 0; n--) {
-    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true) as unknown;
-    const range = (node as { range?: readonly number[] } | null | undefined)?.range;
-    if (range?.[0] !== undefined) return lineCounter.linePos(range[0]).line;
-  }
-  return undefined;
 }
 
 function ioError(file: string, e: unknown): IstioConfigError {

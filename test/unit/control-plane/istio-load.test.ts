@@ -4,11 +4,12 @@
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { LineCounter, parse, parseAllDocuments } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatIstioError, loadIstioDirectory, loadIstioFiles } from '../../../control-plane/istio/load.ts';
 import { parseIstioDuration } from '../../../control-plane/istio/istio-kit.ts';
 import type { DestinationRule, EnvoyFilter, IstioResource, VirtualService } from '../../../control-plane/istio/resources.ts';
+import { splitDocuments } from '../../../control-plane/istio/yaml-stream.ts';
 
 const SEEDS = '/work/shared/seeds/yaml';
 const load = (text: string) => loadIstioFiles([{ file: 'mesh.yaml', text }]);
@@ -165,12 +166,16 @@ spec:
     ]);
   });
 
-  it('a YAML syntax error drops only its document', () => {
-    const r = load(`${vs('one')}---\nkind: [unclosed\n---\n${vs('three')}`);
-    expect(summary(r.resources)).toEqual(['VirtualService default/one', 'VirtualService default/three']);
-    expect(r.errors).toHaveLength(1);
-    expect(r.errors[0]).toMatchObject({ file: 'mesh.yaml', document: 1, line: 12, path: '', kind: 'invalid' });
-    expect(r.errors[0]!.message).toMatch(/^YAML: /);
+  it('a YAML syntax error drops only its document, worded as yaml words it for the whole file', () => {
+    const text = `${vs('one')}---\nkind: [unclosed\n---\n${vs('three')}`;
+    const yamlError = parseAllDocuments(text)[1]!.errors[0]!;
+    for (const r of [load(text), load(text)]) { // the second load meets the document cached
+      expect(summary(r.resources)).toEqual(['VirtualService default/one', 'VirtualService default/three']);
+      expect(r.errors).toHaveLength(1);
+      expect(r.errors[0]).toMatchObject({ file: 'mesh.yaml', document: 1, line: 12, path: '', kind: 'invalid' });
+      expect(r.errors[0]!.message).toBe(`YAML: ${yamlError.message.split('\n')[0]}`);
+      expect(r.errors[0]!.message).toMatch(/ at line 12, column \d+/);
+    }
   });
 
   it('reports duplicate names within a file and across files, per kind and namespace', () => {
@@ -217,6 +222,59 @@ spec:
     expect(r.errors.map(formatIstioError)).toEqual([
       'mesh.yaml[0]:9 VirtualService default/one: spec.http[0].route[0].destination.subst: unknown field "subst": istio.networking.v1.Destination has no such field',
     ]);
+  });
+});
+
+describe('documents read one by one', () => {
+  const se = (name: string) => `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ${name}}\nspec: {hosts: [${name}.example]}\n`;
+
+  /** What yaml's whole-stream parse says: [document index, line of its content, name] of each mapping. */
+  function oracle(text: string): [number, number, string][] {
+    const lineCounter = new LineCounter();
+    return parseAllDocuments(text, { lineCounter }).flatMap((doc, i) => {
+      const js = doc.toJS() as { metadata?: { name?: string } } | null;
+      const name = js?.metadata?.name;
+      return name === undefined ? [] : [[i, lineCounter.linePos(doc.contents!.range[0]).line, name] as [number, number, string]];
+    });
+  }
+
+  it.each([
+    ['leading comments and empty documents', `# c\n\n---\n${se('a')}---\n---\n# only a comment\n---\n${se('b')}---\n`],
+    ['content on the --- line', `--- {apiVersion: networking.istio.io/v1, kind: ServiceEntry, metadata: {name: a}, spec: {hosts: [a.x]}}\n--- # c\n${se('b')}`],
+    ['a first document without ---', `${se('a')}---\n${se('b')}`],
+    ['--- inside a block scalar, or not followed by a space', `${se('a').replace('{name: a}', '\n  name: a\n  annotations:\n    note: |\n      ---\n      text')}--- |\n---text\n---\n${se('b')}`],
+    ['CRLF line ends', `${se('a')}---\n${se('b')}`.replaceAll('\n', '\r\n')],
+    ['a %YAML directive (not cut: it carries into the next document)', `%YAML 1.2\n---\n${se('a')}---\n${se('b')}`],
+    ['a ... document end (not cut)', `${se('a')}...\n---\n${se('b')}`],
+  ])('%s: documents and lines as the whole stream has them', (_, text) => {
+    const r = load(text);
+    expect(r.resources.map((x) => [x.source.document, x.source.line, x.metadata.name])).toEqual(oracle(text));
+    expect(r.resources).toHaveLength(2);
+  });
+
+  it.each([
+    ['a: 1\n---\nb: 2\n--- c\n', [['a: 1\n', 1], ['---\nb: 2\n', 2], ['--- c\n', 4]]],
+    ['---\n---\n', [['---\n', 1], ['---\n', 2]]],
+    ['a: |\n  ---\n---x: 1\n', [['a: |\n  ---\n---x: 1\n', 1]]],
+    ['%YAML 1.2\n---\na: 1\n', undefined],
+    ['a: 1\n...\n', undefined],
+  ])('splitDocuments(%j)', (text, pieces) => {
+    expect(splitDocuments(text)?.map((p) => [p.text, p.line])).toEqual(pieces);
+  });
+
+  it('a reload parses only the documents that changed and places every one where it now is', () => {
+    const first = load(`${se('a')}---\n${se('b')}---\n${se('c').replace('hosts', 'hostz')}`);
+    expect(first.errors.map((e) => [e.document, e.line, e.path])).toEqual([[2, 14, 'spec.hosts'], [2, 14, 'spec.hostz']]);
+    // A document inserted after a, c fixed: b is the same text one document and 5 lines further down.
+    const second = load(`${se('a')}---\n${se('z')}---\n${se('b')}---\n${se('c')}---\n${se('a')}`);
+    expect(second.resources.map((x) => [x.source.document, x.source.line, x.metadata.name])).toEqual([[0, 1, 'a'], [1, 6, 'z'], [2, 11, 'b'], [3, 16, 'c']]);
+    expect(second.errors.map((e) => [e.document, e.line, e.message])).toEqual([
+      [4, 21, 'duplicate ServiceEntry default/a: already defined in mesh.yaml document 0; this one is ignored'],
+    ]);
+    // Unchanged documents were not parsed again: their specs are the very objects of the first load.
+    expect(second.resources[0]!.spec).toBe(first.resources[0]!.spec);
+    expect(second.resources[2]!.spec).toBe(first.resources[1]!.spec);
+    expect(second.resources[2]!.source).not.toBe(first.resources[1]!.source);
   });
 });
 
