@@ -1,6 +1,8 @@
 // `npm run bench`: starts the upstream, then each peer in turn pinned to its own core, drives it with
 // autocannon and/or wrk, measures the proxy's CPU and RSS, prints one table and writes bench/results/*.json.
+// `npm run bench -- --control-plane` runs the control-plane benchmarks instead (translation, xDS propagation).
 
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { cpus, release, tmpdir } from 'node:os';
@@ -93,6 +95,20 @@ async function benchPeer(peer: PeerName, tools: readonly LoadTool[], o: BenchOpt
   return rows;
 }
 
+/** The control-plane benchmarks, each its own process (they print their own results); the exit code of the first failing one. */
+function benchControlPlane(o: BenchOptions): number {
+  const runs = [
+    ['translate-bench.ts'],
+    ['xds-propagation-bench.ts', '--services', String(o.services)],
+  ];
+  for (const [script, ...args] of runs) {
+    log(`bench: ${script} ${args.join(' ')}`);
+    const r = spawnSync(process.execPath, [join(BENCH_DIR, script!), ...args], { stdio: 'inherit' });
+    if (r.status !== 0) return r.status ?? 1;
+  }
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const parsed = parseBenchArgs(argv);
   if (!parsed.ok) {
@@ -105,6 +121,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  if (o.controlPlane) return benchControlPlane(o);
 
   const startedAt = new Date();
   const group = new ProcessGroup();

@@ -1,5 +1,6 @@
 // One xDS subscription (one resource type): version_info, the last nonce, resource_names, the last good
-// resource set, and the ACK/NACK decision for each DiscoveryResponse (envoy-compat §10). Transport-agnostic:
+// resource set (a resource resent unchanged is not validated again), and the ACK/NACK decision for each
+// DiscoveryResponse (envoy-compat §10). Transport-agnostic:
 // it builds the next DiscoveryRequest and consumes response bodies; it never touches the network or timers.
 
 import type { Clock } from '../proxy/common/clock.ts';
@@ -30,6 +31,8 @@ export class Subscription<T> implements TransportStream {
   private nonce = '';
   private errorDetail: RpcStatus | undefined;
   private held: ReadonlyMap<string, Held<T>> = new Map();
+  /** The held resources by wire JSON, built when first needed after `held` changes. */
+  private heldByWire: ReadonlyMap<string, T> | undefined;
   private lastUpdatedMs: number | undefined;
   private lastNack: NackState | undefined;
   private lastTransportFailure: { message: string; atMs: number } | undefined;
@@ -76,7 +79,10 @@ export class Subscription<T> implements TransportStream {
     const unpacked = response.resources.map((any, i) => this.unpackAny(any, joinPath('resources', i), errors));
     if (errors.length > 0) return this.nack(errors, response.version_info);
 
-    const validated = this.type.validate(unpacked);
+    // Only resources whose wire JSON differs from every held one are validated again.
+    const wires = unpacked.map((r) => JSON.stringify(r));
+    const heldByWire = (this.heldByWire ??= new Map([...this.held.values()].map((h) => [h.wire, h.resource] as const)));
+    const validated = this.type.validate(unpacked, wires.map((wire) => heldByWire.get(wire)));
     if (!validated.ok) return this.nack(validated.errors, response.version_info);
 
     const received = new Map<string, Held<T>>();
@@ -85,7 +91,7 @@ export class Subscription<T> implements TransportStream {
       if (received.has(name)) {
         errors.push({ path: joinPath('resources', i), kind: 'invalid', message: `duplicate resource name "${name}" in one response` });
       }
-      received.set(name, { resource, wire: JSON.stringify(unpacked[i]) });
+      received.set(name, { resource, wire: wires[i]! });
     });
     if (errors.length > 0) return this.nack(errors, response.version_info);
     this.apply(received, response.version_info);
@@ -101,6 +107,7 @@ export class Subscription<T> implements TransportStream {
     if (this.type.stateOfTheWorld || names.length === 0) return;
     const keep = new Set(names);
     this.held = new Map([...this.held].filter(([name]) => keep.has(name)));
+    this.heldByWire = undefined;
   }
 
   status(): SubscriptionStatus {
@@ -148,6 +155,7 @@ export class Subscription<T> implements TransportStream {
     }
     if (rejected !== undefined && rejected.length > 0) return this.nack(rejected, versionInfo);
     this.held = next;
+    this.heldByWire = undefined;
     this.versionInfo = versionInfo;
     this.errorDetail = undefined;
     this.lastUpdatedMs = this.clock.now();

@@ -51,8 +51,13 @@ export interface ResourceType<T> {
    * False for RDS/EDS/SDS: a response carries only changed resources; removal is implied by parents.
    */
   readonly stateOfTheWorld: boolean;
-  /** One T per input resource, in the same order, or every error. */
-  validate(resources: readonly unknown[]): Result<readonly T[]>;
+  /**
+   * One T per input resource, in the same order, or every error. `accepted[i]`, when set, is the value this
+   * subscription already accepted for a resource with exactly `resources[i]`'s wire JSON: it passed validation
+   * before, so return it as is instead of validating again (a control plane resends unchanged resources in
+   * every state-of-the-world response). Absent or undefined = validate.
+   */
+  validate(resources: readonly unknown[], accepted?: readonly (T | undefined)[]): Result<readonly T[]>;
   /** The resource's name (Listener.name, Cluster.name, ClusterLoadAssignment.cluster_name, ...). */
   name(resource: T): string;
 }

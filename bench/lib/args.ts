@@ -30,6 +30,10 @@ export interface BenchOptions {
   /** The CPU list the proxy is pinned to (taskset -c), and the one for the load generator and upstream. */
   readonly proxyCpus: string;
   readonly loadCpus: string;
+  /** Run the control-plane benchmarks (translation, xDS propagation) instead of the data-plane peers. */
+  readonly controlPlane: boolean;
+  /** Mesh size of the xDS propagation benchmark (with --control-plane). */
+  readonly services: number;
   readonly help: boolean;
 }
 
@@ -48,6 +52,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --proxy-cpus LIST    taskset CPU list for the proxy (default 0)
   --load-cpus LIST     taskset CPU list for the load generator and the upstream (default 1)
   --quick              smoke run: 1 s warm-up, 2 s measured, autocannon only unless --tool is given
+  --control-plane      instead of the peers: translation of a 1,000-service mesh (bench/translate-bench.ts) and
+                       xDS propagation to 50 sidecars (bench/xds-propagation-bench.ts)
+  --services N         mesh size of the propagation benchmark (default 100)
 `;
 
 export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
@@ -69,6 +76,8 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
         'proxy-cpus': { type: 'string' },
         'load-cpus': { type: 'string' },
         quick: { type: 'boolean', default: false },
+        'control-plane': { type: 'boolean', default: false },
+        services: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -115,6 +124,8 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
     nodeFlags: (values['node-flags'] ?? DEFAULT_PROXY_NODE_FLAGS).split(/\s+/).filter((f) => f !== ''),
     proxyCpus: values['proxy-cpus'] ?? '0',
     loadCpus: values['load-cpus'] ?? '1',
+    controlPlane: values['control-plane'] === true,
+    services: number('services', values.services, 100, 2, true),
     help: values.help === true,
   };
   return errors.length > 0 ? { ok: false, errors } : { ok: true, options };

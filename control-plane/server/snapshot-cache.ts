@@ -1,7 +1,8 @@
 // Each proxy's snapshot, built once per mesh generation and node, and what one DiscoveryRequest is answered
 // with: the type's resources (filtered by resource_names) as Anys, and version_info = a short hash of them,
 // so unchanged content keeps its version across mesh changes and control-plane restarts. A resource object
-// that translation shares between proxies (the mesh's outbound clusters) is serialized once.
+// that translation shares between proxies (the mesh's outbound clusters and endpoints) is serialized once, and
+// an answer made of the same objects is built and hashed once per generation for every proxy selecting them.
 
 import { createHash } from 'node:crypto';
 import type { XdsNode } from '../../control-client/types.ts';
@@ -16,6 +17,8 @@ export interface TypedResources {
   readonly version: string;
   /** The JSON list of the resources, each an Any (`@type` next to its fields): hashed for the version, sent as is. */
   readonly resourcesJson: string;
+  /** Each resource's Any JSON by its name, to send a proxy only what it does not hold (RDS, EDS). */
+  readonly anyByName: ReadonlyMap<string, string>;
 }
 
 export interface Entry {
@@ -42,6 +45,11 @@ export class SnapshotCache {
   private readonly entries = new Map<string, Entry>();
   /** Each resource object's Any JSON; translation reuses objects across proxies and generations. */
   private readonly anyJson = new WeakMap<EnvoyResource, string>();
+  /** A number per resource object, so a selection of objects has a short key. */
+  private readonly objectIds = new WeakMap<EnvoyResource, number>();
+  private nextObjectId = 0;
+  /** This generation's answers by type and the identity of the objects they hold, shared between proxies. */
+  private shared: { generation: number; answers: Map<string, TypedResources> } = { generation: -1, answers: new Map() };
 
   constructor(source: MeshSource) {
     this.source = source;
@@ -67,10 +75,26 @@ export class SnapshotCache {
     if (cached !== undefined) return cached;
     const wanted = new Set(names);
     const selected = names.length === 0 ? entry.snapshot[kind] : entry.snapshot[kind].filter((r) => wanted.has(resourceName(kind, r)));
-    const resourcesJson = `[${selected.map((r) => this.toAny(kind, r)).join(',')}]`;
-    const answer = { version: versionOf(resourcesJson), resourcesJson };
+    if (this.shared.generation !== entry.generation) this.shared = { generation: entry.generation, answers: new Map() };
+    const objectsKey = `${kind}|${selected.map((r) => this.objectId(r)).join(',')}`;
+    let answer = this.shared.answers.get(objectsKey);
+    if (answer === undefined) {
+      const anyByName = new Map(selected.map((r) => [resourceName(kind, r), this.toAny(kind, r)] as const));
+      const resourcesJson = `[${[...anyByName.values()].join(',')}]`;
+      answer = { version: versionOf(resourcesJson), resourcesJson, anyByName };
+      this.shared.answers.set(objectsKey, answer);
+    }
     entry.answers.set(key, answer);
     return answer;
+  }
+
+  private objectId(resource: EnvoyResource): number {
+    let id = this.objectIds.get(resource);
+    if (id === undefined) {
+      id = this.nextObjectId++;
+      this.objectIds.set(resource, id);
+    }
+    return id;
   }
 
   private toAny(kind: XdsKind, resource: EnvoyResource): string {
@@ -80,5 +104,37 @@ export class SnapshotCache {
       this.anyJson.set(resource, json);
     }
     return json;
+  }
+}
+
+/** Only Listener and Cluster responses must be the state of the world; RDS and EDS ones may carry only changes. */
+const STATE_OF_THE_WORLD: ReadonlySet<XdsKind> = new Set(['listeners', 'clusters']);
+
+interface Delivery {
+  readonly version: string;
+  readonly anyByName: ReadonlyMap<string, string>;
+}
+
+/**
+ * What each proxy holds of RDS and EDS, so a response carries only the resources it does not already hold (as
+ * the xDS protocol allows for every type but Listener and Cluster; the client merges them). The proxy's request
+ * names the version it runs: when that is the last version sent to it, its content becomes the base; any
+ * other version (a new client, a control-plane restart) gets every resource.
+ */
+export class DeliveredResources {
+  /** By `proxy id|kind`: the last answer sent, and the one the proxy last said it runs. */
+  private readonly byProxy = new Map<string, { sent?: Delivery; running?: Delivery }>();
+
+  /** The JSON list to send for `answer` (recorded as sent): all of it, or what the proxy's running version lacks. */
+  resourcesJson(proxyId: string, kind: XdsKind, runningVersion: string, answer: TypedResources): string {
+    if (STATE_OF_THE_WORLD.has(kind)) return answer.resourcesJson;
+    const key = `${proxyId}|${kind}`;
+    const state = this.byProxy.get(key) ?? {};
+    this.byProxy.set(key, state);
+    if (state.sent !== undefined && state.sent.version === runningVersion) state.running = state.sent;
+    const base = state.running?.version === runningVersion ? state.running.anyByName : undefined;
+    state.sent = answer;
+    if (base === undefined) return answer.resourcesJson;
+    return `[${[...answer.anyByName].filter(([name, json]) => base.get(name) !== json).map(([, json]) => json).join(',')}]`;
   }
 }

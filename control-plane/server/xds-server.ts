@@ -16,7 +16,7 @@ import { parseDiscoveryRequest } from './discovery-request.ts';
 import { DEFAULT_MAX_WAIT_SECONDS, parseWait, WaitList } from './long-poll.ts';
 import type { MeshSource } from './mesh-source.ts';
 import { formatMeshError } from './mesh-source.ts';
-import { SnapshotCache, type Entry } from './snapshot-cache.ts';
+import { DeliveredResources, SnapshotCache, type Entry } from './snapshot-cache.ts';
 import { SyncTracker } from './sync-status.ts';
 
 /** A DiscoveryRequest body larger than this is refused (413): a request is a node and some names. */
@@ -62,6 +62,7 @@ export async function startXdsServer(options: XdsServerOptions): Promise<XdsServ
   const maxWaitSeconds = options.maxWaitSeconds ?? DEFAULT_MAX_WAIT_SECONDS;
   const identifier = options.identifier ?? 'nodevoy-control-plane';
   const cache = new SnapshotCache(source);
+  const delivered = new DeliveredResources();
   const tracker = new SyncTracker(clock);
   const waiting = new WaitList(clock);
   const debug: DebugContext = { source, cache, tracker };
@@ -98,8 +99,9 @@ export async function startXdsServer(options: XdsServerOptions): Promise<XdsServ
     }
     const nonce = `${noncePrefix}${++nonceSeq}`;
     tracker.sent(proxyId, kind, answer.version, nonce);
-    // The resources' JSON is shared by every proxy asking for the same selection this generation.
-    const body = `{"version_info":${JSON.stringify(answer.version)},"resources":${answer.resourcesJson},"type_url":${JSON.stringify(XDS_TYPES[kind])},` +
+    // LDS/CDS: the full list, shared by every proxy selecting the same resources; RDS/EDS: what this proxy lacks.
+    const resourcesJson = delivered.resourcesJson(proxyId, kind, request.version_info, answer);
+    const body = `{"version_info":${JSON.stringify(answer.version)},"resources":${resourcesJson},"type_url":${JSON.stringify(XDS_TYPES[kind])},` +
       `"nonce":${JSON.stringify(nonce)},"control_plane":{"identifier":${JSON.stringify(identifier)}}}`;
     res.writeHead(200, { ...advertised, 'content-type': 'application/json' }).end(body);
     return true;

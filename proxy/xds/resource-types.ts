@@ -27,7 +27,8 @@ interface WireTypeSpec<T> {
 }
 
 /**
- * A ResourceType whose `validate` parses every resource with `schema`. xDS keys resources by name (SotW
+ * A ResourceType whose `validate` parses every resource with `schema`, except those the subscription already
+ * accepted with the same wire JSON (returned as they were). xDS keys resources by name (SotW
  * removal, duplicate detection, RDS/EDS subscriptions), so a resource without one is rejected even where the
  * static bootstrap allows it (Listener.name and RouteConfiguration.name are optional there).
  */
@@ -36,10 +37,12 @@ function wireResourceType<T>(spec: WireTypeSpec<T>): ResourceType<T> {
     typeUrl: spec.typeUrl,
     restPath: spec.restPath,
     stateOfTheWorld: spec.stateOfTheWorld,
-    validate(resources): Result<readonly T[]> {
+    validate(resources, accepted): Result<readonly T[]> {
       const errors: ConfigError[] = [];
       const parsed: T[] = [];
       resources.forEach((resource, i) => {
+        const before = accepted?.[i];
+        if (before !== undefined) return void parsed.push(before);
         const root = `resources[${i}]`;
         const r = parseWith(spec.schema, resource, root);
         if (!r.ok) {

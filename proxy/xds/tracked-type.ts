@@ -43,10 +43,11 @@ export class TrackedType<T> {
     this.version = stats?.gauge('version');
     this.type = {
       ...inner,
-      validate: (resources) => {
+      // `accepted` lets the subscription skip re-validating resources it already holds unchanged.
+      validate: (resources, accepted) => {
         this.attempt?.inc();
         this.raw = resources;
-        const result = inner.validate(resources);
+        const result = inner.validate(resources, accepted);
         if (!result.ok) this.reject(result.errors);
         return result;
       },

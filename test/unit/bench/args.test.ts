@@ -10,7 +10,8 @@ describe('parseBenchArgs', () => {
       ok: true,
       options: {
         peers: [...ALL_PEERS], tool: 'both', durationS: 10, warmupS: 3, connections: 50, payloadBytes: 100,
-        envoyPath: undefined, nodeFlags: DEFAULT_PROXY_NODE_FLAGS.split(' '), proxyCpus: '0', loadCpus: '1', help: false,
+        envoyPath: undefined, nodeFlags: DEFAULT_PROXY_NODE_FLAGS.split(' '), proxyCpus: '0', loadCpus: '1',
+        controlPlane: false, services: 100, help: false,
       },
     });
   });
@@ -30,6 +31,7 @@ describe('parseBenchArgs', () => {
     [['--node-flags=--max-semi-space-size=16  --max-old-space-size=256'], { nodeFlags: ['--max-semi-space-size=16', '--max-old-space-size=256'] }],
     [['--node-flags', ''], { nodeFlags: [] }],
     [['--proxy-cpus', '0-1', '--load-cpus', '2,3'], { proxyCpus: '0-1', loadCpus: '2,3' }],
+    [['--control-plane', '--services', '20'], { controlPlane: true, services: 20 }],
     [['-h'], { help: true }],
   ])('%j', (argv, expected) => {
     const r = parseBenchArgs(argv);

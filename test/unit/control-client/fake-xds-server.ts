@@ -103,16 +103,20 @@ export interface Thing {
 
 export const THING_URL = 'type.googleapis.com/test.v3.Thing';
 
-export function thingType(stateOfTheWorld: boolean): ResourceType<Thing> {
+/** `validated` lists the name of every resource validate parsed (not the ones reused from `accepted`). */
+export function thingType(stateOfTheWorld: boolean, validated: string[] = []): ResourceType<Thing> {
   return {
     typeUrl: THING_URL,
     restPath: 'things',
     stateOfTheWorld,
     name: (t) => t.name,
-    validate(resources) {
+    validate(resources, accepted) {
       const errors: ConfigError[] = [];
       const things = resources.map((r, i) => {
+        const before = accepted?.[i];
+        if (before !== undefined) return before;
         const o = r as Record<string, unknown>;
+        validated.push(String(o.name));
         if (typeof o.name !== 'string' || o.name === '') errors.push({ path: `resources[${i}].name`, kind: 'invalid', message: 'name is required' });
         if (typeof o.value !== 'number') errors.push({ path: `resources[${i}].value`, kind: 'invalid', message: 'value must be a number' });
         return { name: String(o.name), value: Number(o.value) };

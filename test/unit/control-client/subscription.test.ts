@@ -1,0 +1,155 @@
+// One Subscription fed response bodies directly (no transport): a resource whose wire JSON is unchanged since
+// the last accepted response is reused, not validated again; a changed or new one is validated; NACKs (invalid
+// resource, duplicate names, onUpdate rejection) and the last good set behave exactly as without the reuse.
+
+import { describe, expect, it } from 'vitest';
+import { Subscription } from '../../../control-client/subscription.ts';
+import type { ResourceType, ResourceUpdate, UpdateCallback } from '../../../control-client/types.ts';
+import type { ConfigError } from '../../../proxy/common/result.ts';
+import { clusterResourceType } from '../../../proxy/xds/resource-types.ts';
+import type { ClusterWire } from '../../../proxy/upstream/cluster-schema.ts';
+import { FakeClock } from '../../support/fake-clock.ts';
+import { THING_URL, thingType } from './fake-xds-server.ts';
+import type { Thing } from './fake-xds-server.ts';
+
+const NODE = { id: 'sidecar-1' };
+const A1 = { name: 'a', value: 1 };
+const B2 = { name: 'b', value: 2 };
+const C3 = { name: 'c', value: 3 };
+
+function body(typeUrl: string, version: string, nonce: string, items: readonly Record<string, unknown>[]): string {
+  return JSON.stringify({ version_info: version, nonce, type_url: typeUrl, resources: items.map((r) => ({ '@type': typeUrl, ...r })) });
+}
+
+function harness<T>(type: ResourceType<T>, options: { names?: string[]; onUpdate?: UpdateCallback<T> } = {}) {
+  const updates: ResourceUpdate<T>[] = [];
+  const sub = new Subscription(type, options.names ?? [], NODE, (u) => {
+    updates.push(u);
+    return options.onUpdate?.(u);
+  }, new FakeClock());
+  return {
+    sub, updates,
+    respond: (version: string, nonce: string, items: readonly Record<string, unknown>[]) => sub.onResponse(body(type.typeUrl, version, nonce, items)),
+  };
+}
+
+function thingHarness(stateOfTheWorld: boolean, onUpdate?: (u: ResourceUpdate<Thing>) => ConfigError[]) {
+  const validated: string[] = [];
+  const h = harness(thingType(stateOfTheWorld, validated), onUpdate === undefined ? {} : { onUpdate });
+  /** The names validate parsed since the last call. */
+  const drain = (): string[] => validated.splice(0);
+  return { ...h, drain };
+}
+
+describe('Subscription: validating only changed resources', () => {
+  it('validates new and changed resources and reuses the held value of unchanged ones (state of the world)', () => {
+    const h = thingHarness(true);
+    h.respond('v1', 'n1', [A1, B2]);
+    expect(h.drain()).toEqual(['a', 'b']);
+    const a = h.updates[0]!.resources.get('a');
+
+    h.respond('v2', 'n2', [A1, { name: 'b', value: 20 }, C3]);
+    expect(h.drain()).toEqual(['b', 'c']);
+    const u = h.updates[1]!;
+    expect(u.resources.get('a')).toBe(a);
+    expect([...u.updated.keys()]).toEqual(['b']);
+    expect([...u.added.keys()]).toEqual(['c']);
+    expect(h.sub.nextRequest()).toMatchObject({ version_info: 'v2', response_nonce: 'n2' });
+    expect(h.sub.nextRequest().error_detail).toBeUndefined();
+
+    // The same set again: nothing validated, nothing reported as changed.
+    h.respond('v3', 'n3', [A1, { name: 'b', value: 20 }, C3]);
+    expect(h.drain()).toEqual([]);
+    expect(h.updates[2]).toMatchObject({ versionInfo: 'v3', removed: [] });
+    expect(h.updates[2]!.added.size + h.updates[2]!.updated.size).toBe(0);
+  });
+
+  it('reuses resources held from earlier responses of a merged (non state-of-the-world) type', () => {
+    const h = thingHarness(false);
+    h.respond('v1', 'n1', [A1, B2]);
+    h.respond('v2', 'n2', [C3]);
+    h.respond('v3', 'n3', [B2, { name: 'c', value: 30 }]);
+    expect(h.drain()).toEqual(['a', 'b', 'c', 'c']);
+    expect([...h.updates[2]!.resources.keys()]).toEqual(['a', 'b', 'c']);
+  });
+
+  it('a field order or value change is a change: only identical wire JSON is reused', () => {
+    const h = thingHarness(true);
+    h.respond('v1', 'n1', [A1]);
+    h.respond('v2', 'n2', [{ value: 1, name: 'a' }]);
+    expect(h.drain()).toEqual(['a', 'a']);
+  });
+
+  it('reuses real parsed Clusters: an unchanged Cluster keeps its object, a changed one is parsed again', () => {
+    const cluster = (name: string, timeout: string) => ({ name, type: 'STATIC', connect_timeout: timeout });
+    const h = harness<ClusterWire>(clusterResourceType);
+    h.respond('v1', 'n1', [cluster('x', '1s'), cluster('y', '1s')]);
+    const [x, y] = [h.updates[0]!.resources.get('x'), h.updates[0]!.resources.get('y')];
+    h.respond('v2', 'n2', [cluster('x', '1s'), cluster('y', '2s')]);
+    const u = h.updates[1]!;
+    expect(u.resources.get('x')).toBe(x);
+    expect(u.resources.get('y')).not.toBe(y);
+    expect(u.updated.get('y')).toMatchObject({ name: 'y', connect_timeout: 2_000 });
+    // An invalid change is still NACKed with its path, however many unchanged resources come with it.
+    h.respond('v3', 'n3', [cluster('x', '1s'), cluster('y', 'soon')]);
+    expect(h.sub.nextRequest()).toMatchObject({ version_info: 'v2', response_nonce: 'n3', error_detail: { code: 3 } });
+    expect(h.sub.nextRequest().error_detail?.message).toMatch(/^resources\[1\]\.connect_timeout: /);
+    expect(h.updates).toHaveLength(2);
+  });
+});
+
+describe('Subscription: NACK and last good set with reuse', () => {
+  it('NACKs an invalid changed resource next to unchanged ones; a NACKed resource is validated again when resent', () => {
+    const h = thingHarness(true);
+    h.respond('v1', 'n1', [A1, B2]);
+    h.drain();
+    h.respond('v2', 'n2', [A1, { name: 'b', value: 'two' }]);
+    expect(h.drain()).toEqual(['b']);
+    expect(h.sub.nextRequest()).toEqual({
+      version_info: 'v1', node: NODE, resource_names: [], type_url: THING_URL, response_nonce: 'n2',
+      error_detail: { code: 3, message: 'resources[1].value: value must be a number' },
+    });
+    expect(h.sub.status()).toMatchObject({ versionInfo: 'v1', resourceCount: 2, lastNack: { versionInfo: 'v2', nonce: 'n2' } });
+
+    h.respond('v3', 'n3', [A1, { name: 'b', value: 'two' }]);
+    expect(h.drain()).toEqual(['b']);
+    expect(h.sub.nextRequest()).toMatchObject({ version_info: 'v1', response_nonce: 'n3', error_detail: { code: 3 } });
+    expect(h.updates).toHaveLength(1);
+  });
+
+  it('NACKs duplicate names even when both copies are unchanged held resources', () => {
+    const h = thingHarness(true);
+    h.respond('v1', 'n1', [A1, B2]);
+    h.drain();
+    h.respond('v2', 'n2', [A1, B2, A1]);
+    expect(h.drain()).toEqual([]);
+    expect(h.sub.nextRequest()).toMatchObject({
+      version_info: 'v1', response_nonce: 'n2', error_detail: { code: 3, message: 'resources[2]: duplicate resource name "a" in one response' },
+    });
+    expect(h.updates).toHaveLength(1);
+  });
+
+  it('a response onUpdate rejects is not held: its resources are validated again next time, the last good set stays', () => {
+    let calls = 0;
+    const h = thingHarness(true, () => (++calls === 2 ? [{ path: 'resources[1]', kind: 'invalid', message: 'cannot apply' }] : []));
+    h.respond('v1', 'n1', [A1]);
+    h.respond('v2', 'n2', [A1, B2]);
+    expect(h.drain()).toEqual(['a', 'b']);
+    expect(h.sub.nextRequest()).toMatchObject({ version_info: 'v1', response_nonce: 'n2', error_detail: { message: 'resources[1]: cannot apply' } });
+
+    h.respond('v3', 'n3', [A1, B2]);
+    expect(h.drain()).toEqual(['b']);
+    expect([...h.updates[2]!.added.keys()]).toEqual(['b']);
+    expect(h.sub.nextRequest()).toMatchObject({ version_info: 'v3', response_nonce: 'n3' });
+  });
+
+  it('resources dropped by a re-subscription are validated again when they come back', () => {
+    const validated: string[] = [];
+    const h = harness(thingType(false, validated), { names: ['a', 'b'] });
+    h.respond('v1', 'n1', [A1, B2]);
+    h.sub.setResourceNames(['b']);
+    h.sub.setResourceNames(['a', 'b']);
+    h.respond('v2', 'n2', [A1, B2]);
+    expect(validated).toEqual(['a', 'b', 'a']);
+  });
+});
