@@ -1,7 +1,9 @@
 // The nodevoy command line: `nodevoy proxy` (run a sidecar from an Envoy bootstrap), `nodevoy validate`
 // (report every config problem), `nodevoy control-plane` (serve Istio YAML over xDS) and `nodevoy
-// proxy-status` (the proxies' sync state). Dispatch only; each command lives in its own file.
+// proxy-status` (the proxies' sync state), `nodevoy certs` (mesh CA and workload certificates). Dispatch
+// only; each command lives in its own file.
 
+import { runCerts } from './certs-command.ts';
 import { runControlPlane } from './control-plane-command.ts';
 import { runProxy } from './proxy-command.ts';
 import { runProxyStatus } from './proxy-status-command.ts';
@@ -22,6 +24,8 @@ commands:
                            --validate prints every error, conflict and warning instead; exits 1 on errors
   proxy-status [--control-plane http://127.0.0.1:15010]
                            each connected proxy's xDS sync state (CDS LDS EDS RDS), like istioctl
+  certs init|issue|token   the mesh CA (--dir cacerts, --trust-domain, --intermediate, --key-type ec|rsa),
+                           a workload's certificate files, a workload's bootstrap token (certs --help)
   version                  print the version
 `;
 
@@ -36,6 +40,8 @@ async function main(argv: string[]): Promise<number> {
       return runControlPlane(rest);
     case 'proxy-status':
       return runProxyStatus(rest);
+    case 'certs':
+      return runCerts(rest);
     case 'version':
     case '--version':
       process.stdout.write(`nodevoy ${(await import('../proxy/server/server.ts')).NODEVOY_VERSION}\n`);
