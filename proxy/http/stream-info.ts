@@ -33,10 +33,29 @@ export interface StreamInfo {
   /** The physical peer, `ip:port` (%DOWNSTREAM_DIRECT_REMOTE_ADDRESS%). */
   downstreamDirectRemoteAddress: string;
   downstreamLocalAddress: string;
+  /** SNI the downstream client sent (%REQUESTED_SERVER_NAME%, RBAC requested_server_name); '' = none. */
   requestedServerName: string;
+  /**
+   * The downstream TLS session (Envoy's `downstreamAddressProvider().sslConnection()`); undefined on a
+   * plaintext connection. Filled by whoever terminates downstream TLS, once per connection.
+   */
+  downstreamSsl?: SslConnectionInfo;
   connectionTerminationDetails: string;
   /** Dynamic metadata by filter namespace. */
   readonly dynamicMetadata: Map<string, Record<string, unknown>>;
+}
+
+/**
+ * What a downstream TLS session proved about the peer (Envoy's Ssl::ConnectionInfo, peer side only).
+ * Without a client certificate the lists are empty and the subject is ''. Read by RBAC `authenticated`.
+ */
+export interface SslConnectionInfo {
+  /** URI SANs of the peer certificate in certificate order, e.g. `spiffe://cluster.local/ns/default/sa/sleep`. */
+  readonly uriSanPeerCertificate: readonly string[];
+  /** DNS SANs of the peer certificate in certificate order. */
+  readonly dnsSansPeerCertificate: readonly string[];
+  /** The peer certificate's subject in RFC 2253 form (`CN=sleep,O=example`), as Envoy prints it. */
+  readonly subjectPeerCertificate: string;
 }
 
 export function newStreamInfo(startTime: number, startMonotonic: number): StreamInfo {

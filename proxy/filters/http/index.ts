@@ -3,4 +3,5 @@
 
 import './fault/index.ts';
 import './local-ratelimit/index.ts';
+import './rbac/index.ts';
 import './router/index.ts';
