@@ -2,6 +2,7 @@
 // in Envoy's order (Bootstrap, Clusters, Endpoints with ?include_eds, Listeners, Routes, Secrets). Static
 // resources are reported as written in the bootstrap (inline route_configs of static listeners also under
 // static_route_configs); dynamic ones with their version, state and the last rejected update (error_state).
+// Sensitive fields (TLS private keys, key passwords) are redacted as Envoy redacts them.
 
 const T = 'type.googleapis.com/envoy.admin.v3.';
 const CLUSTER = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
@@ -122,8 +123,36 @@ function dynamicListeners(s: DynamicSection): Json[] {
   return [...byName.values()];
 }
 
+/**
+ * Fields Envoy marks `(udpa.annotations.sensitive)` that hold key material: TlsCertificate.private_key and
+ * password, DownstreamTlsContext.session_ticket_keys (written snake_case or lowerCamelCase).
+ */
+const SENSITIVE_FIELDS: ReadonlySet<string> = new Set(['private_key', 'privateKey', 'password', 'session_ticket_keys', 'sessionTicketKeys']);
+const REDACTED = '[redacted]';
+/** bytes fields redact to the bytes of "[redacted]", base64 in JSON. */
+const REDACTED_BYTES = Buffer.from(REDACTED).toString('base64');
+
+/** Every string (and bytes) leaf of a sensitive field replaced, as Envoy's MessageUtil::redact does. */
+function redactAll(v: unknown, key = ''): unknown {
+  if (typeof v === 'string') return key === 'inline_bytes' || key === 'inlineBytes' ? REDACTED_BYTES : REDACTED;
+  if (Array.isArray(v)) return v.map((x) => redactAll(x, key));
+  if (isObject(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redactAll(x, k)]));
+  return v;
+}
+
+/** A deep copy of `v` with every sensitive field redacted. */
+export function redactSensitive(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(redactSensitive);
+  if (!isObject(v)) return v;
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, SENSITIVE_FIELDS.has(k) ? redactAll(x, k) : redactSensitive(x)]));
+}
+
 /** `bootstrap` is the validated bootstrap document as written; `lastUpdated` an ISO-8601 time. */
 export function buildConfigDump(bootstrap: unknown, lastUpdated: string, opts: ConfigDumpOptions = {}): Json {
+  return redactSensitive(unredactedConfigDump(bootstrap, lastUpdated, opts)) as Json;
+}
+
+function unredactedConfigDump(bootstrap: unknown, lastUpdated: string, opts: ConfigDumpOptions): Json {
   const b = isObject(bootstrap) ? bootstrap : {};
   const stat = isObject(b.static_resources) ? b.static_resources : isObject(b.staticResources) ? b.staticResources : {};
   const listeners = list(stat.listeners);

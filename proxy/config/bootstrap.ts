@@ -4,8 +4,8 @@
 // its path, and yields the frozen BootstrapConfig.
 
 import { fail, joinPath, ok, type ConfigError, type Result } from '../common/result.ts';
-import { HCM_PATH_IN_LISTENER, ListenerSchema, type ListenerWire } from '../listener/listener-schema.ts';
-import { translateListener, type ListenerConfig } from '../listener/listener-config.ts';
+import { ListenerSchema, type ListenerWire } from '../listener/listener-schema.ts';
+import { rdsSourcesOf, translateListener, type ListenerConfig } from '../listener/listener-config.ts';
 import { DEFAULT_STATS_FLUSH_INTERVAL_MS } from '../stats/flush.ts';
 import { ClusterSchema, type ClusterWire } from '../upstream/cluster-schema.ts';
 import { BootstrapSchema, type BootstrapWire } from './bootstrap-schema.ts';
@@ -171,7 +171,7 @@ function configSourceErrors(wire: BootstrapWire | undefined, listeners: readonly
     if (eds) check(translateConfigSource(eds.eds_config), `${CLUSTERS}[${index}].eds_cluster_config.eds_config`);
   }
   for (const { index, value } of listeners) {
-    if (value.hcm.rds) check(value.hcm.rds.configSource, `${LISTENERS}[${index}].${HCM_PATH_IN_LISTENER}.rds.config_source`);
+    for (const rds of rdsSourcesOf(value, `${LISTENERS}[${index}]`)) check(rds.source, rds.path);
   }
   return errors;
 }

@@ -1,5 +1,5 @@
 // Wire schemas of the envoy.config.core.v3 messages that listeners, the admin and the HTTP connection
-// manager share: Address / SocketAddress (where to bind) and CidrRange. No runtime behaviour here.
+// manager share: Address / SocketAddress (where to bind), CidrRange and DataSource. No runtime behaviour here.
 
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -41,3 +41,23 @@ export const CidrRangeSchema = message('envoy.config.core.v3.CidrRange', {
 });
 
 export type CidrRangeWire = z.output<typeof CidrRangeSchema>;
+
+/**
+ * envoy.config.core.v3.DataSource: exactly one of `filename`, `inline_bytes` (base64 in JSON),
+ * `inline_string`, `environment_variable`. Read by proxy/tls/data-source.ts when the config is translated.
+ */
+export const DataSourceSchema = message('envoy.config.core.v3.DataSource', {
+  filename: z.string().min(1).optional(),
+  inline_bytes: z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'inline_bytes must be base64').optional(),
+  inline_string: z.string().optional(),
+  environment_variable: z.string().min(1).optional(),
+}, { unimplemented: ['watched_directory'] }).superRefine((d, ctx) => {
+  const set = (['filename', 'inline_bytes', 'inline_string', 'environment_variable'] as const).filter((k) => d[k] !== undefined);
+  if (set.length !== 1) {
+    ctx.addIssue({ code: 'custom', message: set.length === 0
+      ? 'a DataSource needs one of filename, inline_bytes, inline_string, environment_variable'
+      : `a DataSource takes only one of filename, inline_bytes, inline_string, environment_variable (got ${set.join(', ')})` });
+  }
+});
+
+export type DataSourceWire = z.output<typeof DataSourceSchema>;

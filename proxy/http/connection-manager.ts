@@ -14,6 +14,7 @@ import { mutateRequestHeaders, type RequestHeaderPolicy } from './conn-manager-u
 import type { FilterCallbacks, FilterStatus, HttpFilter, LocalReplyOptions, MaybeAsync, ResponseEncoder } from './filter.ts';
 import type { HeaderMap, RequestHeaders, ResponseHeaders } from './headers.ts';
 import { newStreamInfo, type StreamInfo } from './stream-info.ts';
+import { downstreamTlsInfo } from '../tls/connection-info.ts';
 
 export type ServerHeaderTransformation = 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
 
@@ -195,6 +196,11 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
     const peerIp = socket.remoteAddress ?? '';
     info.downstreamDirectRemoteAddress = `${peerIp}:${socket.remotePort ?? 0}`;
     info.downstreamLocalAddress = `${socket.localAddress ?? ''}:${socket.localPort ?? 0}`;
+    const downstreamTls = downstreamTlsInfo(socket);
+    if (downstreamTls) {
+      info.downstreamSsl = downstreamTls.ssl;
+      info.requestedServerName = downstreamTls.sni;
+    }
     if (this.requestComplete) info.lastDownstreamRxByteReceived = info.startMonotonic;
     this.res.on('close', () => this.onResponseClose());
 

@@ -1,6 +1,6 @@
-// Builds the runtime of one listener's HTTP connection manager from its ListenerConfig: HTTP filter
+// Builds the runtime of a filter chain's HTTP connection manager from its FilterChainConfig: HTTP filter
 // instances, access loggers and the ConnectionManager, routing through the inline table or an RDS
-// provider; and the socket-level settings the Listener binds with.
+// provider; and the socket-level and per-chain settings the Listener binds and serves with.
 
 import type { Clock, Random } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
@@ -8,8 +8,9 @@ import { createAccessLogger, type AccessLogger } from '../access-log/access-logg
 import { compileCidrs } from '../http/cidr.ts';
 import type { RequestHeaderPolicy } from '../http/conn-manager-utility.ts';
 import { ConnectionManager, type ConnectionManagerConfig, type HttpFilterEntry } from '../http/connection-manager.ts';
-import type { ListenerConfig } from './listener-config.ts';
+import type { FilterChainConfig, ListenerConfig } from './listener-config.ts';
 import { listenerStatPrefix, type ListenerRuntimeConfig } from './listener.ts';
+import type { ChainRuntimeConfig } from './served-chain.ts';
 import type { RdsRouteConfigProvider } from '../route/rds-route-config.ts';
 import type { StatsStore } from '../stats/store.ts';
 import type { ClusterManager } from '../upstream/types.ts';
@@ -29,11 +30,11 @@ export interface BuiltConnectionManager {
 }
 
 /**
- * The connection manager of a listener. `rds` is the listener's RDS provider when its HCM uses `rds`:
+ * The connection manager of a filter chain. `rds` is the chain's RDS provider when its HCM uses `rds`:
  * routing and internal_only_headers then follow whatever RouteConfiguration the provider holds.
  */
-export function buildConnectionManager(l: ListenerConfig, rds: RdsRouteConfigProvider | null, deps: ConnectionManagerFactoryDeps): BuiltConnectionManager {
-  const hcm = l.hcm;
+export function buildConnectionManager(l: ListenerConfig, chain: FilterChainConfig, rds: RdsRouteConfigProvider | null, deps: ConnectionManagerFactoryDeps): BuiltConnectionManager {
+  const hcm = chain.hcm;
   const httpLog = deps.logger.get('http');
   const filterStats = deps.stats.scope(`http.${hcm.statPrefix}`);
   const filters: HttpFilterEntry[] = hcm.httpFilters.map((f) => ({
@@ -67,7 +68,7 @@ export function buildConnectionManager(l: ListenerConfig, rds: RdsRouteConfigPro
     headersWithUnderscoresAction: hcm.headersWithUnderscoresAction,
     via: hcm.via,
     stripHostPort: hcm.stripHostPort,
-    routeConfig: rds ?? l.routeConfig,
+    routeConfig: rds ?? chain.routeConfig,
     filters,
     accessLoggers,
   };
@@ -82,11 +83,24 @@ export function listenerRuntimeConfig(l: ListenerConfig): ListenerRuntimeConfig 
     address: l.address,
     port: l.port,
     statPrefix: l.statPrefix !== '' ? l.statPrefix : listenerStatPrefix(l.address, l.port),
-    maxRequestHeadersKb: l.hcm.maxRequestHeadersKb,
-    idleTimeoutMs: l.hcm.idleTimeoutMs,
-    requestHeadersTimeoutMs: l.hcm.requestHeadersTimeoutMs,
     enableReusePort: l.enableReusePort,
     perConnectionBufferLimitBytes: l.perConnectionBufferLimitBytes,
     ipv4Compat: l.ipv4Compat,
+    chainMatches: l.filterChains.map((c) => c.match),
+    hasDefaultChain: l.defaultFilterChain !== null,
+    tlsInspector: l.tlsInspector,
+    listenerFiltersTimeoutMs: l.listenerFiltersTimeoutMs,
+    continueOnListenerFiltersTimeout: l.continueOnListenerFiltersTimeout,
+  };
+}
+
+/** The per-connection settings of one filter chain (its TLS context and its HCM's connection options). */
+export function chainRuntimeConfig(chain: FilterChainConfig): ChainRuntimeConfig {
+  return {
+    identity: chain.identity,
+    tls: chain.tls,
+    maxRequestHeadersKb: chain.hcm.maxRequestHeadersKb,
+    idleTimeoutMs: chain.hcm.idleTimeoutMs,
+    requestHeadersTimeoutMs: chain.hcm.requestHeadersTimeoutMs,
   };
 }

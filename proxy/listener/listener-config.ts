@@ -1,13 +1,37 @@
 // Translation of a schema-valid Listener (static_resources or LDS) into the frozen ListenerConfig the
-// runtime builds from: its HTTP connection manager and, for an inline route_config, its route table
-// (Envoy checks routes when the listener is loaded). Pure; every error carries its absolute path.
+// runtime builds from: its filter chains (each an HTTP connection manager, its inline route table, and its
+// TLS context), how a connection picks one (FilterChainMatch, tls_inspector) and the socket settings.
+// Pure; every error carries its absolute path.
 
-import { fail, ok, type Result } from '../common/result.ts';
+import { fail, ok, type ConfigError, type Result } from '../common/result.ts';
+import type { ConfigSourceConfig } from '../config/config-source.ts';
 import { toHcmConfig, type HcmConfig } from '../http/hcm-schema.ts';
 import { NULL_ROUTE_CONFIG } from '../route/rds-route-config.ts';
 import { buildRouteConfig } from '../route/route-config.ts';
 import type { RouteConfig } from '../route/types.ts';
-import { HCM_PATH_IN_LISTENER, hcmOf, type ListenerWire } from './listener-schema.ts';
+import type { DownstreamTlsConfig } from '../tls/tls-context.ts';
+import { hcmOfChain, TLS_INSPECTOR, type FilterChainMatchWire, type FilterChainWire, type ListenerWire } from './listener-schema.ts';
+
+export interface FilterChainConfig {
+  /** FilterChain.name, else `filter_chains[<i>]` / `default_filter_chain`. */
+  readonly name: string;
+  /** Path of the chain's HTTP connection manager, relative to the listener. */
+  readonly hcmPath: string;
+  readonly match: FilterChainMatchWire | undefined;
+  /** The DownstreamTlsContext of transport_socket; null = plaintext (raw_buffer). */
+  readonly tls: DownstreamTlsConfig | null;
+  readonly hcm: HcmConfig;
+  /**
+   * The inline route_config's table. With `hcm.rds` it is an empty table that routes nothing (Envoy's
+   * NullConfigImpl: 404 NR) and the runtime serves the RDS provider's table instead.
+   */
+  readonly routeConfig: RouteConfig;
+  /**
+   * The chain's match and transport socket as configured: an LDS update that keeps a chain with the same
+   * identity keeps its open connections (only the connection manager is swapped).
+   */
+  readonly identity: string;
+}
 
 export interface ListenerConfig {
   /** Listener.name; absent (static only) → `listener_<index>` (Envoy generates a UUID). */
@@ -24,12 +48,16 @@ export interface ListenerConfig {
   readonly enableReusePort: boolean;
   /** per_connection_buffer_limit_bytes (default 1 MiB). */
   readonly perConnectionBufferLimitBytes: number;
-  readonly hcm: HcmConfig;
-  /**
-   * The inline route_config's table. With `hcm.rds` it is an empty table that routes nothing (Envoy's
-   * NullConfigImpl: 404 NR) and the runtime serves the RDS provider's table instead.
-   */
-  readonly routeConfig: RouteConfig;
+  /** filter_chains in order; the listener picks one per connection. */
+  readonly filterChains: readonly FilterChainConfig[];
+  /** default_filter_chain: used when no chain matches (absent → the connection is closed). */
+  readonly defaultFilterChain: FilterChainConfig | null;
+  /** listener_filters has envoy.filters.listener.tls_inspector: SNI, ALPN and `tls` are detected. */
+  readonly tlsInspector: boolean;
+  /** listener_filters_timeout (default 15 s; 0 = none). */
+  readonly listenerFiltersTimeoutMs: number;
+  /** continue_on_listener_filters_timeout: on timeout, pick a chain with what is known instead of closing. */
+  readonly continueOnListenerFiltersTimeout: boolean;
   /** The Listener as validated (for /config_dump and to tell an update from a resend). */
   readonly wire: ListenerWire;
 }
@@ -43,16 +71,18 @@ export interface TranslateListenerOptions {
   readonly clusterExists: (name: string) => boolean;
 }
 
-export function translateListener(wire: ListenerWire, opts: TranslateListenerOptions): Result<ListenerConfig> {
-  const hcmPath = `${opts.path}.${HCM_PATH_IN_LISTENER}`;
-  const hcmWire = hcmOf(wire);
+const DEFAULT_LISTENER_FILTERS_TIMEOUT_MS = 15_000;
+
+function translateChain(chain: FilterChainWire, at: string, fallbackName: string, opts: TranslateListenerOptions): Result<FilterChainConfig> {
+  const hcmPath = `${at}.filters[0].typed_config`;
+  const hcmWire = hcmOfChain(chain);
   const routeWire = hcmWire.route_config;
   const hcm = toHcmConfig(hcmWire, routeWire);
   let routeConfig = NULL_ROUTE_CONFIG;
   if (routeWire !== undefined) {
     const filtersByName = new Map(hcm.httpFilters.map((f) => [f.name, f]));
     const route = buildRouteConfig(routeWire, {
-      path: `${hcmPath}.route_config`,
+      path: `${opts.path}.${hcmPath}.route_config`,
       // RouteConfiguration.validate_clusters defaults to true for an inline route_config.
       ...(routeWire.validate_clusters !== false ? { clusterExists: opts.clusterExists } : {}),
       perFilterConfig: (filterName: string) => filtersByName.get(filterName)?.factory.perRouteSchema,
@@ -60,6 +90,39 @@ export function translateListener(wire: ListenerWire, opts: TranslateListenerOpt
     if (!route.ok) return fail(route.errors);
     routeConfig = route.value;
   }
+  return ok({
+    name: chain.name !== undefined && chain.name !== '' ? chain.name : fallbackName,
+    hcmPath,
+    match: chain.filter_chain_match,
+    tls: chain.transport_socket?.tls ?? null,
+    hcm,
+    routeConfig,
+    identity: JSON.stringify([chain.filter_chain_match ?? null, chain.transport_socket?.typedConfig ?? null]),
+  });
+}
+
+export function translateListener(wire: ListenerWire, opts: TranslateListenerOptions): Result<ListenerConfig> {
+  const errors: ConfigError[] = [];
+  const chains: FilterChainConfig[] = [];
+  wire.filter_chains.forEach((chain, i) => {
+    const at = `filter_chains[${i}]`;
+    const built = translateChain(chain, at, at, opts);
+    if (built.ok) chains.push(built.value);
+    else errors.push(...built.errors);
+  });
+  let defaultChain: FilterChainConfig | null = null;
+  if (wire.default_filter_chain) {
+    const built = translateChain(wire.default_filter_chain, 'default_filter_chain', 'default_filter_chain', opts);
+    if (built.ok) defaultChain = built.value;
+    else errors.push(...built.errors);
+  }
+  const listenerFilters = wire.listener_filters ?? [];
+  listenerFilters.forEach((f, i) => {
+    if (f.name !== TLS_INSPECTOR && f.name !== 'tls_inspector') {
+      errors.push({ path: `${opts.path}.listener_filters[${i}].name`, kind: 'invalid', message: `listener filter "${f.name}" does not match its typed_config (${f.typed_config.typeUrl})` });
+    }
+  });
+  if (errors.length > 0) return fail(errors);
   const socket = wire.address.socket_address;
   return ok(Object.freeze({
     name: wire.name !== undefined && wire.name !== '' ? wire.name : opts.defaultName,
@@ -70,10 +133,23 @@ export function translateListener(wire: ListenerWire, opts: TranslateListenerOpt
     trafficDirection: wire.traffic_direction ?? 'UNSPECIFIED',
     enableReusePort: wire.enable_reuse_port ?? true,
     perConnectionBufferLimitBytes: wire.per_connection_buffer_limit_bytes ?? 1024 * 1024,
-    hcm,
-    routeConfig,
+    filterChains: chains,
+    defaultFilterChain: defaultChain,
+    tlsInspector: listenerFilters.length > 0,
+    listenerFiltersTimeoutMs: wire.listener_filters_timeout ?? DEFAULT_LISTENER_FILTERS_TIMEOUT_MS,
+    continueOnListenerFiltersTimeout: wire.continue_on_listener_filters_timeout ?? false,
     wire,
   }));
+}
+
+/** Every filter chain of a listener, default_filter_chain last. */
+export function allChains(l: ListenerConfig): readonly FilterChainConfig[] {
+  return l.defaultFilterChain ? [...l.filterChains, l.defaultFilterChain] : l.filterChains;
+}
+
+/** The RDS config sources a listener's chains use, with the absolute path of each (cross-checks of the backing cluster). */
+export function rdsSourcesOf(l: ListenerConfig, listenerPath: string): { readonly source: ConfigSourceConfig; readonly path: string }[] {
+  return allChains(l).flatMap((c) => (c.hcm.rds ? [{ source: c.hcm.rds.configSource, path: `${listenerPath}.${c.hcmPath}.rds.config_source` }] : []));
 }
 
 /**

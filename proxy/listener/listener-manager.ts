@@ -11,11 +11,11 @@ import type { HcmConfig } from '../http/hcm-schema.ts';
 import type { ConnectionManager } from '../http/connection-manager.ts';
 import type { RdsRouteConfigProvider } from '../route/rds-route-config.ts';
 import type { Counter, Gauge } from '../stats/scope.ts';
-import { buildConnectionManager, listenerRuntimeConfig, type BuiltConnectionManager, type ConnectionManagerFactoryDeps } from './connection-manager-factory.ts';
-import type { ListenerConfig } from './listener-config.ts';
-import { sameSocket } from './listener-config.ts';
+import { buildConnectionManager, chainRuntimeConfig, listenerRuntimeConfig, type BuiltConnectionManager, type ConnectionManagerFactoryDeps } from './connection-manager-factory.ts';
+import type { FilterChainConfig, ListenerConfig } from './listener-config.ts';
+import { allChains, sameSocket } from './listener-config.ts';
 import { DrainDeadline } from './drain-deadline.ts';
-import { Listener } from './listener.ts';
+import { Listener, type ChainBinding } from './listener.ts';
 
 /** One connection manager's use of a shared RDS provider; release() ends it (once). */
 export interface RouteConfigHandle {
@@ -57,9 +57,16 @@ export interface ListenerCreateFailure {
   readonly raw: unknown;
 }
 
-interface Entry extends ListenerEntry {
+/** One filter chain's connection manager and the RDS table it holds. */
+interface ChainEntry {
+  readonly config: FilterChainConfig;
   readonly built: BuiltConnectionManager;
   readonly rds: RouteConfigHandle | null;
+}
+
+interface Entry extends ListenerEntry {
+  /** Every filter chain, default_filter_chain last (the order Listener takes them in). */
+  readonly chains: readonly ChainEntry[];
   /** The bound listener; null until it binds (or takes over its predecessor's socket). */
   listener: Listener | null;
   released: boolean;
@@ -134,21 +141,35 @@ export class ListenerManager {
   private add(config: ListenerConfig, versionInfo: string, addedViaApi: boolean, raw: unknown): void {
     const name = config.name;
     const updating = this.active.has(name) || this.warming.has(name);
-    const rds = config.hcm.rds && this.deps.routeProviders ? this.deps.routeProviders.acquire({ ...config.hcm, rds: config.hcm.rds }) : null;
-    let built: BuiltConnectionManager;
-    try {
-      built = buildConnectionManager(config, rds?.provider ?? null, this.deps);
-    } catch (err) {
-      rds?.release();
-      throw err;
-    }
+    const chains = this.buildChains(config);
     const previousWarming = this.warming.get(name);
     if (previousWarming) this.retire(previousWarming);
-    const entry: Entry = { config, versionInfo, lastUpdatedMs: this.deps.clock.now(), addedViaApi, raw, built, rds, listener: null, released: false };
+    const entry: Entry = { config, versionInfo, lastUpdatedMs: this.deps.clock.now(), addedViaApi, raw, chains, listener: null, released: false };
     this.warming.set(name, entry);
     (updating ? this.stats.modified : this.stats.added).inc();
     this.updateGauges();
     void this.warm(entry).then(() => this.activate(entry));
+  }
+
+  /** A connection manager (and its RDS table, when it uses rds) per filter chain. */
+  private buildChains(config: ListenerConfig): ChainEntry[] {
+    const chains: ChainEntry[] = [];
+    try {
+      for (const chain of allChains(config)) {
+        const hcm = chain.hcm;
+        const rds = hcm.rds && this.deps.routeProviders ? this.deps.routeProviders.acquire({ ...hcm, rds: hcm.rds }) : null;
+        try {
+          chains.push({ config: chain, built: buildConnectionManager(config, chain, rds?.provider ?? null, this.deps), rds });
+        } catch (err) {
+          rds?.release();
+          throw err;
+        }
+      }
+    } catch (err) {
+      for (const c of chains) c.rds?.release();
+      throw err;
+    }
+    return chains;
   }
 
   /** LDS removal: the listener stops accepting now and drains in-flight requests for the drain time. */
@@ -246,7 +267,7 @@ export class ListenerManager {
   /** In-flight requests, draining listeners included. */
   activeRequests(): number {
     let n = 0;
-    for (const e of [...this.active.values(), ...this.draining.keys()]) n += e.built.hcm.activeStreams();
+    for (const e of [...this.active.values(), ...this.draining.keys()]) for (const c of e.chains) n += c.built.hcm.activeStreams();
     return n;
   }
 
@@ -259,7 +280,7 @@ export class ListenerManager {
   /** POST /healthcheck/fail|ok: responses carry `connection: close` (listeners activated later too). */
   setDraining(draining: boolean): void {
     this.healthCheckFailing = draining;
-    for (const e of this.active.values()) e.built.hcm.draining = draining;
+    for (const e of this.active.values()) for (const c of e.chains) c.built.hcm.draining = draining;
   }
 
   /**
@@ -292,32 +313,34 @@ export class ListenerManager {
     await Promise.all([...this.active.values()].map((e) => this.releaseResources(e)));
   }
 
-  /** Waits for the listener's RDS table, bounded by its config source's initial_fetch_timeout (0 = forever). */
+  /** Waits for the chains' RDS tables, each bounded by its config source's initial_fetch_timeout (0 = forever). */
   private async warm(entry: Entry): Promise<void> {
-    const rds = entry.rds?.provider;
-    const source = entry.config.hcm.rds?.configSource;
-    if (!rds || !source) return;
-    let timer: TimerHandle | undefined;
-    const timeout = source.initialFetchTimeoutMs > 0
-      ? new Promise<void>((resolve) => { timer = this.deps.clock.setTimer(resolve, source.initialFetchTimeoutMs); })
-      : new Promise<void>(() => {});
-    await Promise.race([rds.ready(), timeout]);
-    timer?.cancel();
+    await Promise.all(entry.chains.map(async (c) => {
+      const rds = c.rds?.provider;
+      const source = c.config.hcm.rds?.configSource;
+      if (!rds || !source) return;
+      let timer: TimerHandle | undefined;
+      const timeout = source.initialFetchTimeoutMs > 0
+        ? new Promise<void>((resolve) => { timer = this.deps.clock.setTimer(resolve, source.initialFetchTimeoutMs); })
+        : new Promise<void>(() => {});
+      await Promise.race([rds.ready(), timeout]);
+      timer?.cancel();
+    }));
   }
 
   private async activate(entry: Entry): Promise<void> {
     const name = entry.config.name;
     if (this.warming.get(name) !== entry || this.stopped) return;
     const previous = this.active.get(name);
-    entry.built.hcm.draining = this.healthCheckFailing;
+    for (const c of entry.chains) c.built.hcm.draining = this.healthCheckFailing;
     if (!this.workersStarted) {
       this.promote(entry);
       if (previous) this.retire(previous);
     } else if (previous?.listener && sameSocket(previous.config, entry.config)) {
-      // Same socket: the bound listener takes the new settings and sends new requests to the new
-      // connection manager (a port_value 0 listener keeps its port).
+      // Same socket: the bound listener takes the new settings and chains and sends new requests to the
+      // new connection managers (a port_value 0 listener keeps its port).
       entry.listener = previous.listener;
-      const old = entry.listener.update(listenerRuntimeConfig(entry.config), entry.built.hcm);
+      const old = entry.listener.update(listenerRuntimeConfig(entry.config), bindings(entry));
       this.promote(entry);
       this.drainSwapped(previous, old);
     } else {
@@ -353,7 +376,7 @@ export class ListenerManager {
   /** Binds the entry's listener; false when the manager stopped meanwhile (the socket is closed again). */
   private bind(entry: Entry): Promise<boolean> {
     return this.track((async () => {
-      const listener = new Listener(listenerRuntimeConfig(entry.config), entry.built.hcm, this.deps.stats);
+      const listener = new Listener(listenerRuntimeConfig(entry.config), bindings(entry), this.deps.stats, this.deps.clock);
       const port = await listener.listen();
       if (this.stopped) {
         await listener.close();
@@ -390,13 +413,13 @@ export class ListenerManager {
     })());
   }
 
-  /** The connection manager replaced on a kept socket: its streams finish (bounded by the drain time). */
-  private drainSwapped(entry: Entry, hcm: ConnectionManager): void {
+  /** The connection managers replaced on a kept socket: their streams finish (bounded by the drain time). */
+  private drainSwapped(entry: Entry, hcms: readonly ConnectionManager[]): void {
     const deadline = new DrainDeadline(this.deps.clock, this.deps.drainTimeMs);
     this.draining.set(entry, deadline);
     this.updateGauges();
     void this.track((async () => {
-      await Promise.race([hcm.idle(), deadline.reached]);
+      await Promise.race([Promise.all(hcms.map((h) => h.idle())), deadline.reached]);
       this.drained(entry, deadline);
       await this.releaseResources(entry);
     })());
@@ -424,8 +447,8 @@ export class ListenerManager {
   private async releaseResources(entry: Entry): Promise<void> {
     if (entry.released) return;
     entry.released = true;
-    entry.rds?.release();
-    await Promise.all(entry.built.accessLoggers.map((l) => l.close()));
+    for (const c of entry.chains) c.rds?.release();
+    await Promise.all(entry.chains.flatMap((c) => c.built.accessLoggers.map((l) => l.close())));
   }
 
   private notifyIfWarm(): void {
@@ -438,4 +461,9 @@ export class ListenerManager {
     this.stats.warming.set(this.warming.size);
     this.stats.draining.set(this.draining.size);
   }
+}
+
+/** What the Listener serves each chain with, in its order (default_filter_chain last). */
+function bindings(entry: Entry): ChainBinding[] {
+  return entry.chains.map((c) => ({ config: chainRuntimeConfig(c.config), hcm: c.built.hcm }));
 }

@@ -9,6 +9,7 @@ import { startAdminServer, type AdminServer } from '../admin/admin-server.ts';
 import type { ServerState } from '../admin/types.ts';
 import { buildConfigDump } from '../admin/config-dump.ts';
 import { ListenerManager } from '../listener/listener-manager.ts';
+import { allChains } from '../listener/listener-config.ts';
 import { StatsStore } from '../stats/store.ts';
 import { startStatsFlush } from '../stats/flush.ts';
 import { createClusterManager, type DnsResolver, type DynamicClusterManager } from '../upstream/cluster-manager.ts';
@@ -204,7 +205,7 @@ export class Server {
 /** Whether any config source exists (dynamic_resources, static EDS clusters, static listeners with rds). */
 function usesXds(b: BootstrapConfig): boolean {
   return b.dynamicResources.lds !== null || b.dynamicResources.cds !== null
-    || b.clusters.some((c) => c.type === 'EDS') || b.listeners.some((l) => l.hcm.rds !== null);
+    || b.clusters.some((c) => c.type === 'EDS') || b.listeners.some((l) => allChains(l).some((c) => c.hcm.rds !== null));
 }
 
 /** envoy.config.core.v3.Node as JSON, sent in every DiscoveryRequest. */

@@ -11,6 +11,7 @@ import { translateConfigSource, type ConfigSourceConfig } from '../config/config
 import { translateOutlierDetection, type OutlierDetectionConfig } from './outlier/outlier-config.ts';
 import { HTTP_PROTOCOL_OPTIONS_KEY, type Http2ProtocolOptionsWire } from './protocol-options-schema.ts';
 import type { CircuitBreakerThresholds } from './types.ts';
+import type { UpstreamTlsConfig } from '../tls/tls-context.ts';
 
 export interface LocalityConfig {
   readonly region: string;
@@ -66,6 +67,8 @@ export interface UpstreamPoolConfig {
   };
   /** per_connection_buffer_limit_bytes when configured (socket high-water mark). */
   readonly bufferLimitBytes?: number;
+  /** transport_socket's UpstreamTlsContext; null = plaintext. */
+  readonly tls: UpstreamTlsConfig | null;
   /**
    * Connection cap of each host's pool, from circuit_breakers max_connections and per_host_thresholds.
    * Envoy's max_connections is per cluster; nodevoy can only cap each host's undici pool.
@@ -158,6 +161,7 @@ function poolConfig(wire: ClusterWire): UpstreamPoolConfig {
     http2: h2 ? http2Settings(h2) : {},
     ...(wire.per_connection_buffer_limit_bytes !== undefined ? { bufferLimitBytes: wire.per_connection_buffer_limit_bytes } : {}),
     maxConnections: poolMaxConnections(wire),
+    tls: wire.transport_socket?.tls ?? null,
   };
 }
 

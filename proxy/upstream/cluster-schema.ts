@@ -8,6 +8,7 @@ import { bool, duration, enumOf, message, positiveDuration, struct, uint32, uint
 import { ClusterLoadAssignmentSchema, MetadataSchema } from './load-assignment-schema.ts';
 import { OutlierDetectionSchema } from './outlier/outlier-schema.ts';
 import { ConfigSourceSchema } from '../config/config-source.ts';
+import { UpstreamTransportSocketSchema } from '../tls/tls-schema.ts';
 import { Http2ProtocolOptionsSchema, TypedExtensionProtocolOptionsSchema, HTTP_PROTOCOL_OPTIONS_KEY } from './protocol-options-schema.ts';
 
 export { ClusterLoadAssignmentSchema, type ClusterLoadAssignmentWire } from './load-assignment-schema.ts';
@@ -126,6 +127,8 @@ const ClusterFields = message('envoy.config.cluster.v3.Cluster', {
   round_robin_lb_config: RoundRobinLbConfig.optional(),
   common_lb_config: CommonLbConfig.optional(),
   outlier_detection: OutlierDetectionSchema.optional(),
+  // UpstreamTlsContext (translated while parsing: files read, SecureContext built) or raw_buffer.
+  transport_socket: UpstreamTransportSocketSchema.optional(),
   // Opaque data for filters and /config_dump; nothing in nodevoy reads it yet.
   metadata: MetadataSchema.optional(),
 }, {
@@ -134,7 +137,7 @@ const ClusterFields = message('envoy.config.cluster.v3.Cluster', {
     'upstream_http_protocol_options', 'common_http_protocol_options', 'http_protocol_options', 'dns_jitter',
     'dns_failure_refresh_rate', 'respect_dns_ttl', 'dns_resolvers', 'use_tcp_for_dns_lookups', 'dns_resolution_config',
     'typed_dns_resolver_config', 'wait_for_warm_on_init', 'cleanup_interval',
-    'upstream_bind_config', 'maglev_lb_config', 'original_dst_lb_config', 'transport_socket', 'protocol_selection',
+    'upstream_bind_config', 'maglev_lb_config', 'original_dst_lb_config', 'protocol_selection',
     'upstream_connection_options', 'close_connections_on_host_health_failure', 'ignore_health_on_host_removal',
     'filters', 'load_balancing_policy', 'lrs_server', 'lrs_report_endpoint_metrics', 'track_timeout_budgets',
     'upstream_config', 'track_cluster_stats', 'preconnect_policy', 'connection_pool_per_downstream_connection'],

@@ -46,7 +46,8 @@ export class ClusterStatsImpl implements ClusterStats {
   readonly lb_subsets_active: Gauge;
   readonly lb_subsets_selected: Counter;
   readonly lb_subsets_fallback: Counter;
-  private readonly scope: StatsScope;
+  /** `cluster.<stat_name>.`: for stats recorded elsewhere under it (ssl.* of TLS clusters). */
+  readonly scope: StatsScope;
   private readonly byCode = new Map<number, CodeCounters>();
   private readonly retryByCode = new Map<number, CodeCounters>();
 

@@ -1,10 +1,13 @@
 // One upstream Host (an endpoint of a cluster) and its connection pool: an undici Pool created on first
-// use, HTTP/1.1 keep-alive or HTTP/2 prior knowledge (h2c), with Envoy's connection stats counted from
-// the pool's connect / disconnect / connectionError events. Knows nothing about load balancing.
+// use, HTTP/1.1 keep-alive or HTTP/2 prior knowledge, plaintext or TLS (tls-connector.ts), with Envoy's
+// connection stats counted from the pool's connect / disconnect / connectionError events. Knows nothing
+// about load balancing.
 
 import { isIPv6 } from 'node:net';
 import { Pool, buildConnector, type Dispatcher } from 'undici';
+import { sslStats } from '../tls/peer-verifier.ts';
 import type { ClusterStatsImpl } from './cluster-stats.ts';
+import { tlsConnector } from './tls-connector.ts';
 import type { EndpointMetadata, LocalityConfig, UpstreamPoolConfig } from './cluster-config.ts';
 import type { HealthStatus } from './load-assignment-schema.ts';
 import type { Host, HostStats, OutlierMonitor } from './types.ts';
@@ -161,16 +164,18 @@ export class HostImpl implements Host {
     const http2 = cfg.protocol === 'http2';
     const connectorOptions: ConnectorOptions = {
       timeout: cfg.connectTimeoutMs,
-      // Envoy speaks HTTP/2 upstream by prior knowledge when http2_protocol_options is set.
+      // Envoy speaks HTTP/2 upstream by prior knowledge when http2_protocol_options is set (over TLS, undici
+      // offers h2 by ALPN instead).
       useH2c: http2,
       ...(cfg.bufferLimitBytes !== undefined ? { highWaterMark: cfg.bufferLimitBytes } : {}),
     };
-    const connector = buildConnector(connectorOptions);
+    // cluster.<name>.ssl.* exist only for TLS clusters, as in Envoy.
+    const connector = cfg.tls ? tlsConnector(connectorOptions, cfg.tls, sslStats(this.clusterStats.scope)) : buildConnector(connectorOptions);
     const idle = Math.min(cfg.idleTimeoutMs || MAX_POOL_IDLE_MS, MAX_POOL_IDLE_MS);
     // Envoy's HTTP/2 pool opens another connection only when max_concurrent_streams (default 2^31-1)
     // is reached, i.e. one connection per host; the server's SETTINGS may still lower the limit.
     const streams = cfg.http2.maxConcurrentStreams ?? ENVOY_DEFAULT_MAX_CONCURRENT_STREAMS;
-    const pool = new Pool(`http://${this.currentAddressString}`, {
+    const pool = new Pool(`${cfg.tls ? 'https' : 'http'}://${this.currentAddressString}`, {
       // Always dial the current address (it moves for a LOGICAL_DNS host).
       connect: (opts, cb) => connector({ ...opts, hostname: this.currentAddress }, cb),
       allowH2: http2,

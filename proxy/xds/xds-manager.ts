@@ -10,7 +10,7 @@ import type { ConfigError } from '../common/result.ts';
 import { checkBackingCluster, configSourceKey, translateConfigSource, type ConfigSourceConfig } from '../config/config-source.ts';
 import type { DumpedFailure, DumpedResource, DynamicConfig, DynamicSection } from '../admin/config-dump.ts';
 import type { HcmConfig } from '../http/hcm-schema.ts';
-import { translateListener, type ListenerConfig } from '../listener/listener-config.ts';
+import { rdsSourcesOf, translateListener, type ListenerConfig } from '../listener/listener-config.ts';
 import type { ListenerManager, ListenerEntry, RouteConfigHandle, RouteConfigProviders } from '../listener/listener-manager.ts';
 import type { ListenerWire } from '../listener/listener-schema.ts';
 import { RdsRouteConfigProvider } from '../route/rds-route-config.ts';
@@ -222,8 +222,7 @@ export class XdsManager implements EndpointSource, RouteConfigProviders {
         continue;
       }
       changed.set(name, built.value);
-      const rds = built.value.hcm.rds;
-      if (rds) errors.push(...checkBackingCluster(rds.configSource, `${at}.filter_chains[0].filters[0].typed_config.rds.config_source`, this.primaryClusters));
+      for (const rds of rdsSourcesOf(built.value, at)) errors.push(...checkBackingCluster(rds.source, rds.path, this.primaryClusters));
     }
     const all = new Map<string, ListenerConfig>();
     for (const name of update.resources.keys()) {

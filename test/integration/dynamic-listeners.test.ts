@@ -155,8 +155,9 @@ describe('ListenerManager', () => {
       },
     });
     const config = listenerConfig(rdsListener('outbound', 'routes'));
-    const throwing: HttpFilterConfig[] = config.hcm.httpFilters.map((f) => ({ ...f, factory: { ...f.factory, create: () => { throw new Error('filter factory failed'); } } }));
-    expect(() => lm.addOrUpdate({ ...config, hcm: { ...config.hcm, httpFilters: throwing } }, 'v1', {})).toThrow(/filter factory failed/);
+    const chain = config.filterChains[0]!;
+    const throwing: HttpFilterConfig[] = chain.hcm.httpFilters.map((f) => ({ ...f, factory: { ...f.factory, create: () => { throw new Error('filter factory failed'); } } }));
+    expect(() => lm.addOrUpdate({ ...config, filterChains: [{ ...chain, hcm: { ...chain.hcm, httpFilters: throwing } }] }, 'v1', {})).toThrow(/filter factory failed/);
     expect(refs).toBe(0);
     expect(lm.entries().warming).toEqual([]);
   });

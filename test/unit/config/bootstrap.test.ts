@@ -171,12 +171,16 @@ describe('validateBootstrap: valid bootstraps', () => {
     expect(Object.isFrozen(config.configDump)).toBe(true);
 
     expect(config.listeners).toHaveLength(1);
-    const { hcm: h, routeConfig, wire: listenerWire, ...l } = config.listeners[0]!;
+    const { filterChains, wire: listenerWire, ...l } = config.listeners[0]!;
     expect(listenerWire.name).toBe('main');
     expect(l).toEqual({
       name: 'main', address: '0.0.0.0', port: 15001, ipv4Compat: false, statPrefix: '', trafficDirection: 'UNSPECIFIED',
-      enableReusePort: true, perConnectionBufferLimitBytes: 1048576,
+      enableReusePort: true, perConnectionBufferLimitBytes: 1048576, defaultFilterChain: null, tlsInspector: false,
+      listenerFiltersTimeoutMs: 15_000, continueOnListenerFiltersTimeout: false,
     });
+    expect(filterChains).toHaveLength(1);
+    const { hcm: h, routeConfig, name: chainName, tls } = filterChains[0]!;
+    expect([chainName, tls]).toEqual(['filter_chains[0]', null]);
     expect(routeConfig.name).toBe('local');
     const { httpFilters, routeConfig: routeWire, ...rest } = h;
     expect(httpFilters.map((f) => ({ name: f.name, type: f.factory.typeUrl, disabled: f.disabled }))).toEqual([
@@ -196,7 +200,7 @@ describe('validateBootstrap: valid bootstraps', () => {
   });
 
   it('applies Envoy defaults to a minimal HCM (HCM_DEFAULTS)', () => {
-    const h = valid(base()).listeners[0]!.hcm;
+    const h = valid(base()).listeners[0]!.filterChains[0]!.hcm;
     expect(h).toMatchObject({
       generateRequestId: true, useRemoteAddress: false, xffNumTrustedHops: 0,
       internalCidrs: [], serverName: 'envoy', streamIdleTimeoutMs: 300_000, requestTimeoutMs: 0, maxRequestHeadersKb: 60,
@@ -212,7 +216,7 @@ describe('validateBootstrap: valid bootstraps', () => {
     ['seconds as a string', { seconds: '3' }, 3000],
     ['"0s" (disabled)', '0s', 0],
   ])('reads the Duration %s', (_name, value, ms) => {
-    expect(valid(variant((_b, h) => { h.stream_idle_timeout = value; })).listeners[0]!.hcm.streamIdleTimeoutMs).toBeCloseTo(ms, 9);
+    expect(valid(variant((_b, h) => { h.stream_idle_timeout = value; })).listeners[0]!.filterChains[0]!.hcm.streamIdleTimeoutMs).toBeCloseTo(ms, 9);
   });
 
   it.each([['"5"', '5'], ['"5m"', '5m'], ['"-1s"', '-1s'], ['a bare number', 5], ['unknown {seconds} keys', { secs: 1 }]])('rejects the Duration %s', (_name, value) => {
@@ -250,7 +254,7 @@ describe('validateBootstrap: valid bootstraps', () => {
         router(),
       ];
     }));
-    expect(config.listeners[0]!.hcm.httpFilters.map((f) => [f.name, f.disabled])).toEqual([['t', true], ['envoy.filters.http.router', false]]);
+    expect(config.listeners[0]!.filterChains[0]!.hcm.httpFilters.map((f) => [f.name, f.disabled])).toEqual([['t', true], ['envoy.filters.http.router', false]]);
   });
 
   it('parses typed_per_filter_config with the named filter\'s per-route schema', () => {
@@ -258,7 +262,7 @@ describe('validateBootstrap: valid bootstraps', () => {
       h.http_filters = [tag('t'), router()];
       h.route_config.virtual_hosts[0].typed_per_filter_config = { t: { '@type': TAG_TYPE, value: 'vh' } };
     }));
-    const route = config.listeners[0]!.routeConfig.route({ method: 'GET', path: '/', authority: 'x', scheme: 'http', headers: {} } as never);
+    const route = config.listeners[0]!.filterChains[0]!.routeConfig.route({ method: 'GET', path: '/', authority: 'x', scheme: 'http', headers: {} } as never);
     expect(route?.perFilterConfig('t')).toEqual({ value: 'vh' });
   });
 
@@ -302,12 +306,12 @@ describe('validateBootstrap: invalid bootstraps report every error with its path
     ['a pipe address', (b) => { b.static_resources.listeners[0].address = { pipe: { path: '/tmp/s' } }; }, [
       { path: `${L0}.address.socket_address`, kind: 'invalid' }, { path: `${L0}.address.pipe`, kind: 'not-implemented' }]],
     ['a listener without address', (b) => { delete b.static_resources.listeners[0].address; }, [{ path: `${L0}.address`, kind: 'invalid' }]],
-    ['listener_filters', (b) => { b.static_resources.listeners[0].listener_filters = []; }, [{ path: `${L0}.listener_filters`, kind: 'not-implemented' }]],
+    ['a listener filter other than tls_inspector', (b) => { b.static_resources.listeners[0].listener_filters = [{ name: 'envoy.filters.listener.http_inspector', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector' } }]; }, [{ path: `${L0}.listener_filters[0].typed_config.@type`, kind: 'not-implemented' }]],
     ['a bad traffic_direction', (b) => { b.static_resources.listeners[0].traffic_direction = 'SIDEWAYS'; }, [{ path: `${L0}.traffic_direction`, kind: 'invalid' }]],
     ['no filter chains', (b) => { b.static_resources.listeners[0].filter_chains = []; }, [{ path: `${L0}.filter_chains`, kind: 'invalid' }]],
-    ['two filter chains', (b) => { b.static_resources.listeners[0].filter_chains.push(b.static_resources.listeners[0].filter_chains[0]); }, [{ path: `${L0}.filter_chains[1]`, kind: 'not-implemented' }]],
-    ['filter_chain_match', (b) => { b.static_resources.listeners[0].filter_chains[0].filter_chain_match = {}; }, [{ path: `${L0}.filter_chains[0].filter_chain_match`, kind: 'not-implemented' }]],
-    ['a TLS transport socket', (b) => { b.static_resources.listeners[0].filter_chains[0].transportSocket = {}; }, [{ path: `${L0}.filter_chains[0].transportSocket`, kind: 'not-implemented' }]],
+    ['two filter chains with the same match', (b) => { b.static_resources.listeners[0].filter_chains.push(b.static_resources.listeners[0].filter_chains[0]); }, [{ path: `${L0}.filter_chains[1].filter_chain_match`, kind: 'invalid' }]],
+    ['a partial server_names wildcard', (b) => { b.static_resources.listeners[0].filter_chains[0].filter_chain_match = { server_names: ['*w.example.com'] }; }, [{ path: `${L0}.filter_chains[0].filter_chain_match.server_names[0]`, kind: 'invalid' }]],
+    ['a transport socket without a type', (b) => { b.static_resources.listeners[0].filter_chains[0].transportSocket = { name: 'envoy.transport_sockets.tls' }; }, [{ path: `${L0}.filter_chains[0].transport_socket.typed_config`, kind: 'invalid' }]],
     ['a chain without network filters', (b) => { b.static_resources.listeners[0].filter_chains[0].filters = []; }, [{ path: `${L0}.filter_chains[0].filters`, kind: 'not-implemented' }]],
     ['the tcp_proxy network filter', (b) => {
       b.static_resources.listeners[0].filter_chains[0].filters[0] = { name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', cluster: 'backend' } };

@@ -59,7 +59,7 @@ function errorsOf(yaml: string): Pick<ConfigError, 'path' | 'kind'>[] {
 
 describe('TypedStruct in an HTTP filter typed_config', () => {
   it.each([['udpa.type.v1', UDPA], ['xds.type.v3', XDS]])("accepts the seed's local_ratelimit body wrapped in %s.TypedStruct", (_what, wrapper) => {
-    const filters = valid(bootstrap(SEED_FILTER.replace(UDPA, wrapper))).listeners[0]!.hcm.httpFilters;
+    const filters = valid(bootstrap(SEED_FILTER.replace(UDPA, wrapper))).listeners[0]!.filterChains[0]!.hcm.httpFilters;
     expect(filters.map((f) => [f.name, f.factory.typeUrl])).toEqual([
       ['envoy.filters.http.local_ratelimit', LRL],
       ['envoy.filters.http.router', ROUTER],
@@ -91,9 +91,9 @@ describe('TypedStruct in an HTTP filter typed_config', () => {
 
   it('is_optional judges the wrapped type: an unknown one is dropped, a known one kept', () => {
     const unknown = SEED_FILTER.replace(LRL, 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm');
-    expect(valid(bootstrap(`${unknown}is_optional: true`)).listeners[0]!.hcm.httpFilters.map((f) => f.name))
+    expect(valid(bootstrap(`${unknown}is_optional: true`)).listeners[0]!.filterChains[0]!.hcm.httpFilters.map((f) => f.name))
       .toEqual(['envoy.filters.http.router']);
-    expect(valid(bootstrap(`${SEED_FILTER}is_optional: true`)).listeners[0]!.hcm.httpFilters.map((f) => f.name))
+    expect(valid(bootstrap(`${SEED_FILTER}is_optional: true`)).listeners[0]!.filterChains[0]!.hcm.httpFilters.map((f) => f.name))
       .toEqual(['envoy.filters.http.local_ratelimit', 'envoy.filters.http.router']);
   });
 });
@@ -111,7 +111,7 @@ typed_per_filter_config:
 
   it('parses the value with the filter\'s per-route schema', () => {
     const config = valid(bootstrap(SEED_FILTER, perRoute('{ max_tokens: 5, fill_interval: 1s }')));
-    const route = config.listeners[0]!.routeConfig.route({ method: 'GET', path: '/', authority: 'x', scheme: 'http', headers: {} });
+    const route = config.listeners[0]!.filterChains[0]!.routeConfig.route({ method: 'GET', path: '/', authority: 'x', scheme: 'http', headers: {} });
     expect(route?.perFilterConfig('envoy.filters.http.local_ratelimit')).toMatchObject({
       stat_prefix: 'per_route', token_bucket: { max_tokens: 5, fill_interval: 1000 },
     });

@@ -111,7 +111,8 @@ describe('Cluster validation errors', () => {
   it.each([
     ['unknown field', { name: 'a', conect_timeout: '1s' }, 'clusters[0].conect_timeout', 'unknown-field'],
     ['unimplemented Cluster field', { name: 'a', cleanup_interval: '5s' }, 'clusters[0].cleanup_interval', 'not-implemented'],
-    ['transport_socket', { name: 'a', transport_socket: { name: 'tls' } }, 'clusters[0].transport_socket', 'not-implemented'],
+    ['transport_socket_matches', { name: 'a', transport_socket_matches: [] }, 'clusters[0].transport_socket_matches', 'not-implemented'],
+    ['a transport_socket of an unknown type', { name: 'a', transport_socket: { name: 'x', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.alts.v3.Alts' } } }, 'clusters[0].transport_socket.typed_config.@type', 'not-implemented'],
     ['respect_dns_ttl', { name: 'a', respect_dns_ttl: true }, 'clusters[0].respect_dns_ttl', 'not-implemented'],
     ['ORIGINAL_DST type', { name: 'a', type: 'ORIGINAL_DST' }, 'clusters[0].type', 'not-implemented'],
     ['EDS type without eds_cluster_config', { name: 'a', type: 'EDS' }, 'clusters[0].eds_cluster_config', 'invalid'],

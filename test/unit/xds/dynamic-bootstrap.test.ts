@@ -34,11 +34,11 @@ describe('dynamic bootstrap validation', () => {
       lds: { clusterName: 'xds_cluster', refreshDelayMs: 1000, requestTimeoutMs: 30_000, initialFetchTimeoutMs: 15_000 },
       cds: { clusterName: 'xds_cluster', refreshDelayMs: 1000, requestTimeoutMs: 30_000, initialFetchTimeoutMs: 0 },
     });
-    expect(r.value.listeners[0]!.hcm.rds).toEqual({
+    expect(r.value.listeners[0]!.filterChains[0]!.hcm.rds).toEqual({
       routeConfigName: 'routes', configSource: { clusterName: 'xds_cluster', refreshDelayMs: 1000, requestTimeoutMs: 30_000, initialFetchTimeoutMs: 15_000 },
     });
     // An rds listener routes nothing until RDS delivers its table (Envoy's NullConfigImpl).
-    expect(r.value.listeners[0]!.routeConfig.route({ method: 'GET', path: '/', authority: 'x', scheme: 'http', headers: {} })).toBeNull();
+    expect(r.value.listeners[0]!.filterChains[0]!.routeConfig.route({ method: 'GET', path: '/', authority: 'x', scheme: 'http', headers: {} })).toBeNull();
   });
 
   it('defaults request_timeout to 1s', () => {

@@ -48,6 +48,8 @@ export function classifyUpstreamError(err: Error & { code?: string }): Failure {
     case 'UND_ERR_CLOSED':
       return Failures.connectionTermination;
     default:
+      // A TLS handshake or certificate check that failed (tls-connector.ts): Envoy's connection failure (UF).
+      if (err.code?.startsWith('ERR_SSL_') || err.code?.startsWith('ERR_TLS_')) return Failures.connectFailure;
       if (err.code?.startsWith('HPE_') || err.code === 'UND_ERR_INFO' || err.code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH'
         || err.code === 'UND_ERR_INVALID_ARG') {
         return Failures.upstreamProtocolError;

@@ -1,0 +1,158 @@
+// Wire schemas of Envoy's TLS transport socket (envoy.transport_sockets.tls): DownstreamTlsContext for
+// listener filter chains, UpstreamTlsContext for clusters, and the CommonTlsContext, TlsCertificate,
+// CertificateValidationContext and SubjectAltNameMatcher messages they share. A TLS transport socket
+// parses into its translated context (tls-context.ts).
+
+import { z } from 'zod';
+import { DataSourceSchema } from '../config/core-schema.ts';
+import { ConfigSourceSchema } from '../config/config-source.ts';
+import { bool, enumOf, message, onlyValues, typedConfig, type TypedConfig } from '../config/schema-kit.ts';
+import { StringMatcherSchema } from '../matchers/string-matcher.ts';
+import type { Result } from '../common/result.ts';
+import { translateDownstreamTls, translateUpstreamTls } from './tls-context.ts';
+
+const PKG = 'envoy.extensions.transport_sockets.tls.v3';
+export const TLS_TRANSPORT_SOCKET = 'envoy.transport_sockets.tls';
+export const DOWNSTREAM_TLS_CONTEXT_TYPE_URL = `type.googleapis.com/${PKG}.DownstreamTlsContext`;
+export const UPSTREAM_TLS_CONTEXT_TYPE_URL = `type.googleapis.com/${PKG}.UpstreamTlsContext`;
+/** envoy.transport_sockets.raw_buffer: plaintext, the same as no transport_socket. */
+export const RAW_BUFFER_TYPE_URL = 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer';
+
+export const TLS_VERSIONS = ['TLS_AUTO', 'TLSv1_0', 'TLSv1_1', 'TLSv1_2', 'TLSv1_3'] as const;
+export type TlsVersion = (typeof TLS_VERSIONS)[number];
+
+const TlsParametersSchema = message(`${PKG}.TlsParameters`, {
+  tls_minimum_protocol_version: enumOf(`${PKG}.TlsParameters.TlsProtocol`, TLS_VERSIONS).optional(),
+  tls_maximum_protocol_version: enumOf(`${PKG}.TlsParameters.TlsProtocol`, TLS_VERSIONS).optional(),
+  cipher_suites: z.array(z.string().min(1)).optional(),
+  ecdh_curves: z.array(z.string().min(1)).optional(),
+}, { unimplemented: ['signature_algorithms', 'compliance_policies'] });
+
+const TlsCertificateSchema = message(`${PKG}.TlsCertificate`, {
+  certificate_chain: DataSourceSchema,
+  private_key: DataSourceSchema,
+}, {
+  unimplemented: ['pkcs12', 'watched_directory', 'private_key_provider', 'password', 'ocsp_staple',
+    'signed_certificate_timestamp'],
+});
+
+export const SAN_TYPES = ['EMAIL', 'DNS', 'URI', 'IP_ADDRESS'] as const;
+export type SanType = (typeof SAN_TYPES)[number];
+
+/** SubjectAltNameMatcher: `san_type` is required (SAN_TYPE_UNSPECIFIED is rejected, as by Envoy's validation). */
+const SubjectAltNameMatcherSchema = message(`${PKG}.SubjectAltNameMatcher`, {
+  san_type: z.unknown().transform((v, ctx) => {
+    if (v === undefined || v === 'SAN_TYPE_UNSPECIFIED' || v === 0) {
+      ctx.addIssue({ code: 'custom', message: 'san_type is required: one of EMAIL, DNS, URI, IP_ADDRESS (SAN_TYPE_UNSPECIFIED is not allowed)' });
+      return z.NEVER;
+    }
+    return v;
+  }).pipe(enumOf(`${PKG}.SubjectAltNameMatcher.SanType`, SAN_TYPES, ['OTHER_NAME'],
+    ['SAN_TYPE_UNSPECIFIED', 'EMAIL', 'DNS', 'URI', 'IP_ADDRESS', 'OTHER_NAME'])),
+  matcher: StringMatcherSchema,
+}, { unimplemented: ['oid'] });
+
+export type SubjectAltNameMatcherWire = z.output<typeof SubjectAltNameMatcherSchema>;
+
+const CertificateValidationContextSchema = message(`${PKG}.CertificateValidationContext`, {
+  trusted_ca: DataSourceSchema.optional(),
+  match_typed_subject_alt_names: z.array(SubjectAltNameMatcherSchema).optional(),
+  // Deprecated: ignored when match_typed_subject_alt_names is set (Envoy's DefaultCertValidator).
+  match_subject_alt_names: z.array(StringMatcherSchema).optional(),
+}, {
+  unimplemented: ['ca_certificate_provider_instance', 'system_root_certs', 'watched_directory', 'verify_certificate_spki',
+    'verify_certificate_hash', 'require_signed_certificate_timestamp', 'crl', 'allow_expired_certificate',
+    'trust_chain_verification', 'custom_validator_config', 'only_verify_leaf_cert_crl', 'max_verify_depth'],
+});
+
+export type CertificateValidationContextWire = z.output<typeof CertificateValidationContextSchema>;
+
+/** SdsSecretConfig: parsed so its errors carry paths, but secrets from SDS are not implemented yet. */
+const SdsSecretConfigSchema = message(`${PKG}.SdsSecretConfig`, {
+  name: z.string().min(1),
+  sds_config: ConfigSourceSchema.optional(),
+}).superRefine((_s, ctx) => {
+  ctx.addIssue({ code: 'custom', message: 'secrets from SDS (SdsSecretConfig) are not implemented yet: give tls_certificates / validation_context inline or as files', params: { kind: 'not-implemented' } });
+});
+
+const CommonTlsContextSchema = message(`${PKG}.CommonTlsContext`, {
+  tls_params: TlsParametersSchema.optional(),
+  tls_certificates: z.array(TlsCertificateSchema).optional(),
+  tls_certificate_sds_secret_configs: z.array(SdsSecretConfigSchema).optional(),
+  validation_context: CertificateValidationContextSchema.optional(),
+  validation_context_sds_secret_config: SdsSecretConfigSchema.optional(),
+  alpn_protocols: z.array(z.string().min(1)).optional(),
+}, {
+  unimplemented: ['tls_certificate_provider_instance', 'tls_certificate_certificate_provider',
+    'tls_certificate_certificate_provider_instance', 'combined_validation_context', 'validation_context_certificate_provider',
+    'validation_context_certificate_provider_instance', 'custom_handshaker', 'key_log', 'custom_tls_certificate_selector'],
+});
+
+export type CommonTlsContextWire = z.output<typeof CommonTlsContextSchema>;
+
+export const DownstreamTlsContextSchema = message(`${PKG}.DownstreamTlsContext`, {
+  common_tls_context: CommonTlsContextSchema.optional(),
+  require_client_certificate: bool.optional(),
+}, {
+  unimplemented: ['require_sni', 'session_ticket_keys', 'session_ticket_keys_sds_secret_config',
+    'disable_stateless_session_resumption', 'disable_stateful_session_resumption', 'session_timeout',
+    'ocsp_staple_policy', 'full_scan_certs_on_sni_mismatch', 'prefer_client_ciphers'],
+}).superRefine((c, ctx) => {
+  // Envoy: "Server TlsCertificates must have a certificate specified" (SDS is not implemented here).
+  if ((c.common_tls_context?.tls_certificates ?? []).length === 0 && c.common_tls_context?.tls_certificate_sds_secret_configs === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['common_tls_context', 'tls_certificates'], message: 'a DownstreamTlsContext needs a server certificate in tls_certificates' });
+  }
+});
+
+export type DownstreamTlsContextWire = z.output<typeof DownstreamTlsContextSchema>;
+
+export const UpstreamTlsContextSchema = message(`${PKG}.UpstreamTlsContext`, {
+  common_tls_context: CommonTlsContextSchema.optional(),
+  // SNI is at most 255 bytes (the proto's max_bytes).
+  sni: z.string().max(255, 'sni must be at most 255 bytes').optional(),
+  allow_renegotiation: onlyValues(bool, [false], 'allow_renegotiation').optional(),
+}, { unimplemented: ['auto_host_sni', 'auto_sni_san_validation', 'max_session_keys', 'enforce_rsa_key_usage'] });
+
+export type UpstreamTlsContextWire = z.output<typeof UpstreamTlsContextSchema>;
+
+/** `a.b[0].c` → ['a', 'b', 0, 'c'] (a ConfigError path back into a zod issue path). */
+function issuePath(path: string): (string | number)[] {
+  return (path.match(/[^.[\]]+/g) ?? []).map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+}
+
+/** A parsed TransportSocket: its typed_config as validated (no file contents), and the translated TLS context. */
+export interface ParsedTransportSocket<C> {
+  readonly name: string;
+  readonly typedConfig: TypedConfig;
+  /** null = raw_buffer (plaintext). */
+  readonly tls: C | null;
+}
+
+/**
+ * envoy.config.core.v3.TransportSocket with the TLS context of one side, or raw_buffer (plaintext). The
+ * TLS context is translated here (files read, SecureContext built), so its errors carry their paths.
+ */
+function transportSocketSchema<W, C>(tlsTypeUrl: string, context: z.ZodType<W, unknown>, translate: (wire: W) => Result<C>) {
+  return message('envoy.config.core.v3.TransportSocket', {
+    name: z.string().min(1),
+    typed_config: typedConfig('transport_socket typed_config', (url) => {
+      if (url === tlsTypeUrl) return context;
+      if (url === RAW_BUFFER_TYPE_URL) return RawBufferSchema;
+      return undefined;
+    }),
+  }).transform((s, ctx): ParsedTransportSocket<C> => {
+    const typedConfig = s.typed_config;
+    if (typedConfig.typeUrl !== tlsTypeUrl) return { name: s.name, typedConfig, tls: null };
+    const built = translate(typedConfig.config as W);
+    if (built.ok) return { name: s.name, typedConfig, tls: built.value };
+    for (const e of built.errors) ctx.addIssue({ code: 'custom', path: ['typed_config', ...issuePath(e.path)], message: e.message, params: { kind: e.kind } });
+    return z.NEVER;
+  });
+}
+
+const RawBufferSchema = message('envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer', {});
+
+/** FilterChain.transport_socket: `tls` null = raw_buffer. */
+export const DownstreamTransportSocketSchema = transportSocketSchema(DOWNSTREAM_TLS_CONTEXT_TYPE_URL, DownstreamTlsContextSchema, translateDownstreamTls);
+/** Cluster.transport_socket: `tls` null = raw_buffer. */
+export const UpstreamTransportSocketSchema = transportSocketSchema(UPSTREAM_TLS_CONTEXT_TYPE_URL, UpstreamTlsContextSchema, translateUpstreamTls);

@@ -1,0 +1,49 @@
+// Upstream TLS (Cluster.transport_socket UpstreamTlsContext): an undici connector that dials TLS with the
+// cluster's SecureContext (client certificate, trusted CA, versions, ciphers) and SNI, then checks the
+// server's certificate as Envoy does (chain against trusted_ca, SAN matchers — SPIFFE URI SANs included).
+// A refused server fails the connection (503 UF, the reason in %UPSTREAM_TRANSPORT_FAILURE_REASON%).
+
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { buildConnector } from 'undici';
+import { countVerdict, verifyPeer, type SslStats } from '../tls/peer-verifier.ts';
+import type { UpstreamTlsConfig } from '../tls/tls-context.ts';
+
+/** Error code of a connection refused by the peer-certificate check (a TLS error: the router reports UF). */
+export const TLS_VERIFY_FAILED = 'ERR_TLS_CERT_VERIFY_FAILED';
+
+/** Node's codes for TLS failures (alerts, handshake and certificate errors). */
+function isTlsError(err: Error & { code?: string }): boolean {
+  return err.code?.startsWith('ERR_SSL_') === true || err.code?.startsWith('ERR_TLS_') === true;
+}
+
+/**
+ * Wraps `base` (the plaintext connector options: timeout, keep-alive, buffer sizes) into a TLS connector.
+ * Node's own server identity check is off: Envoy checks names only through the SAN matchers.
+ */
+export function tlsConnector(base: buildConnector.BuildOptions, tls: UpstreamTlsConfig, stats: SslStats): buildConnector.connector {
+  const connector = buildConnector({
+    ...base,
+    secureContext: tls.secureContext,
+    rejectUnauthorized: false,
+    checkServerIdentity: () => undefined,
+    ...(tls.sni !== '' ? { servername: tls.sni } : {}),
+  });
+  return (opts, callback) => {
+    connector({ ...opts, protocol: 'https:', ...(tls.sni !== '' ? { servername: tls.sni } : {}) }, (err, socket) => {
+      if (err) {
+        if (isTlsError(err)) stats.connectionError.inc();
+        callback(err, null);
+        return;
+      }
+      const verdict = verifyPeer(socket as TLSSocket, tls.validation);
+      countVerdict(stats, verdict);
+      if (verdict.ok) {
+        callback(null, socket as Socket);
+        return;
+      }
+      (socket as Socket).destroy();
+      callback(Object.assign(new Error(`TLS_error: ${verdict.reason}`), { code: TLS_VERIFY_FAILED }), null);
+    });
+  };
+}
