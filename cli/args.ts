@@ -17,6 +17,8 @@ export interface ProxyOptions {
   readonly drainTimeS: number;
   /** --mode serve (default) or validate (check config and exit, like Envoy). */
   readonly mode: 'serve' | 'validate';
+  /** --ca-token-file: the bootstrap token the workload agent proves its identity to the CA with. */
+  readonly caTokenFile: string | undefined;
 }
 
 export type ParsedProxyArgs = { ok: true; options: ProxyOptions } | { ok: false; errors: string[] };
@@ -37,6 +39,7 @@ export function parseProxyArgs(argv: readonly string[]): ParsedProxyArgs {
         'drain-time-s': { type: 'string' },
         mode: { type: 'string' },
         concurrency: { type: 'string' },
+        'ca-token-file': { type: 'string' },
       },
     });
   } catch (err) {
@@ -64,6 +67,7 @@ export function parseProxyArgs(argv: readonly string[]): ParsedProxyArgs {
     options: {
       configPath: v['config-path'], configYaml: v['config-yaml'], serviceNode: v['service-node'],
       serviceCluster: v['service-cluster'], logLevel, drainTimeS, mode: mode as 'serve' | 'validate',
+      caTokenFile: v['ca-token-file'],
     },
   };
 }

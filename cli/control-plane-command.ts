@@ -7,12 +7,13 @@ import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { loadIstioDirectory } from '../control-plane/istio/load.ts';
 import { startControlPlane } from '../control-plane/server/control-plane.ts';
-import { ISTIO_TRANSLATION } from '../control-plane/server/istio-source.ts';
+import { createCaService, loadCaDirectory } from '../control-plane/server/ca-service.ts';
+import { ISTIO_TRANSLATION, istioTranslation } from '../control-plane/server/istio-source.ts';
 import { countSeverities, formatMeshError } from '../control-plane/server/mesh-source.ts';
 import { realClock, realRandom } from '../proxy/common/clock.ts';
 import { createLogger, parseLogLevel } from '../proxy/common/logger.ts';
 
-export const CONTROL_PLANE_USAGE = 'usage: nodevoy control-plane --config-dir DIR [--address 127.0.0.1] [--port 15010] [-l info] [--validate]\n';
+export const CONTROL_PLANE_USAGE = 'usage: nodevoy control-plane --config-dir DIR [--address 127.0.0.1] [--port 15010] [--ca-dir CADIR] [-l info] [--validate]\n';
 
 export interface ControlPlaneArgs {
   readonly configDir: string;
@@ -20,6 +21,8 @@ export interface ControlPlaneArgs {
   readonly port: number;
   readonly logLevel: string;
   readonly validate: boolean;
+  /** --ca-dir: a CA directory (`nodevoy certs init`) to serve the CA service (POST /v1/certificates) from. */
+  readonly caDir: string | undefined;
 }
 
 export interface CommandIo {
@@ -37,7 +40,7 @@ export function parseControlPlaneArgs(argv: readonly string[]): { ok: true; args
       args: [...argv], allowPositionals: true, strict: true,
       options: {
         'config-dir': { type: 'string' }, address: { type: 'string' }, port: { type: 'string' },
-        'log-level': { type: 'string', short: 'l' }, validate: { type: 'boolean' },
+        'log-level': { type: 'string', short: 'l' }, validate: { type: 'boolean' }, 'ca-dir': { type: 'string' },
       },
     });
   } catch (e) {
@@ -52,7 +55,7 @@ export function parseControlPlaneArgs(argv: readonly string[]): { ok: true; args
   const logLevel = v['log-level'] ?? 'info';
   if (parseLogLevel(logLevel) === undefined) errors.push(`--log-level: "${logLevel}" is not a log level`);
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, args: { configDir: dirs[0]!, address: v.address ?? '127.0.0.1', port, logLevel, validate: v.validate ?? false } };
+  return { ok: true, args: { configDir: dirs[0]!, address: v.address ?? '127.0.0.1', port, logLevel, validate: v.validate ?? false, caDir: v['ca-dir'] } };
 }
 
 export async function runControlPlane(argv: string[], io: CommandIo = STDIO): Promise<number> {
@@ -86,17 +89,28 @@ const plural = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' 
 
 async function serve(args: ControlPlaneArgs, io: CommandIo): Promise<number> {
   const log = createLogger(args.logLevel).get('config');
+  let caService;
+  if (args.caDir !== undefined) {
+    const loaded = loadCaDirectory(args.caDir);
+    if (!loaded.ok) {
+      io.err.write(`nodevoy control-plane: --ca-dir: ${loaded.reason}\n`);
+      return 1;
+    }
+    caService = createCaService({ ...loaded.value, clock: realClock, logger: log });
+  }
   let controlPlane;
   try {
     controlPlane = await startControlPlane({
       configDir: args.configDir, host: args.address, port: args.port, clock: realClock, random: realRandom,
-      translation: ISTIO_TRANSLATION, logger: log,
+      // With a CA every sidecar holds an SVID: Istio's auto mTLS and default PERMISSIVE mTLS chains are on.
+      translation: caService ? istioTranslation({ workloadCertificates: true, trustDomain: caService.trustDomain }) : ISTIO_TRANSLATION,
+      logger: log, ...(caService ? { caService } : {}),
     });
   } catch (e) {
     io.err.write(`nodevoy control-plane: ${(e as Error).message}\n`);
     return 1;
   }
-  io.out.write(`nodevoy control-plane serving ${args.configDir} on ${controlPlane.server.url} (xDS REST-JSON + long-poll, /debug/syncz)\n`);
+  io.out.write(`nodevoy control-plane serving ${args.configDir} on ${controlPlane.server.url} (xDS REST-JSON + long-poll, /debug/syncz${caService ? ', CA service POST /v1/certificates' : ''})\n`);
   const stop = (signal: string): void => {
     log.info(`${signal}: shutting down`);
     void controlPlane.close().then(() => process.exit(0));

@@ -1,6 +1,7 @@
 // `nodevoy proxy`: load and validate the bootstrap, start the server, and on SIGTERM/SIGINT drain for
 // --drain-time-s and exit 0. `--mode validate` checks the config and exits, as Envoy does.
 
+import { readFileSync } from 'node:fs';
 import { parseProxyArgs, type ProxyOptions } from './args.ts';
 import { loadBootstrap } from './config-input.ts';
 import { printConfigErrors } from './report.ts';
@@ -33,6 +34,11 @@ export async function runProxy(argv: string[]): Promise<number> {
     return 0;
   }
 
+  const caToken = readCaToken(opts);
+  if (!caToken.ok) {
+    process.stderr.write(`nodevoy proxy: ${caToken.reason}\n`);
+    return 1;
+  }
   const logger = createLogger(opts.logLevel);
   let server: Server | undefined;
   // /quitquitquit can arrive while listeners are still binding: exit once the server exists.
@@ -44,6 +50,7 @@ export async function runProxy(argv: string[]): Promise<number> {
   try {
     server = await Server.start({
       bootstrap: loaded.config, logger, onQuit: quit, commandLineOptions: commandLineOptions(opts), drainTimeMs: opts.drainTimeS * 1000,
+      ...(caToken.token === undefined ? {} : { caToken: caToken.token }),
     });
   } catch (err) {
     process.stderr.write(`nodevoy proxy: ${(err as Error).message}\n`);
@@ -63,4 +70,17 @@ export async function runProxy(argv: string[]): Promise<number> {
   process.on('SIGTERM', () => void stop('SIGTERM', opts.drainTimeS * 1000));
   process.on('SIGINT', () => void stop('SIGINT', opts.drainTimeS * 1000));
   return new Promise<number>(() => { /* runs until a signal or /quitquitquit */ });
+}
+
+/** The workload agent's bootstrap token: --ca-token-file, else the NODEVOY_CA_TOKEN environment variable. */
+function readCaToken(opts: ProxyOptions): { ok: true; token: string | undefined } | { ok: false; reason: string } {
+  if (opts.caTokenFile !== undefined) {
+    try {
+      return { ok: true, token: readFileSync(opts.caTokenFile, 'utf8').trim() };
+    } catch (err) {
+      return { ok: false, reason: `--ca-token-file: cannot read ${opts.caTokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+    }
+  }
+  const env = process.env['NODEVOY_CA_TOKEN']?.trim();
+  return { ok: true, token: env === '' ? undefined : env };
 }

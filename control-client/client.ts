@@ -3,7 +3,7 @@
 
 import type { Clock } from '../proxy/common/clock.ts';
 import { Subscription } from './subscription.ts';
-import type { ResourceType, SubscriptionStatus, TransportSession, UpdateCallback, XdsNode, XdsTransport } from './types.ts';
+import type { RejectCallback, ResourceType, SubscriptionStatus, TransportSession, UpdateCallback, XdsNode, XdsTransport } from './types.ts';
 
 export interface XdsClientOptions {
   /** `Bootstrap.node`, sent in every request (Envoy's default: set_node_on_first_message_only false). */
@@ -21,9 +21,9 @@ export interface XdsWatch {
 export interface XdsClient {
   /**
    * Subscribes to a resource type (one subscription per type URL). `names` empty = wildcard (LDS/CDS).
-   * `onUpdate` runs for every accepted response; returning errors NACKs it.
+   * `onUpdate` runs for every accepted response; returning errors NACKs it. `onRejected` runs for every NACK.
    */
-  subscribe<T>(type: ResourceType<T>, names: readonly string[], onUpdate: UpdateCallback<T>): XdsWatch;
+  subscribe<T>(type: ResourceType<T>, names: readonly string[], onUpdate: UpdateCallback<T>, onRejected?: RejectCallback): XdsWatch;
   /** Per-type status, in subscription order. */
   status(): readonly SubscriptionStatus[];
   /** Ends every subscription, timer and connection. */
@@ -38,9 +38,9 @@ interface Active {
 export function createXdsClient(options: XdsClientOptions): XdsClient {
   const active = new Map<string, Active>();
   return {
-    subscribe<T>(type: ResourceType<T>, names: readonly string[], onUpdate: UpdateCallback<T>): XdsWatch {
+    subscribe<T>(type: ResourceType<T>, names: readonly string[], onUpdate: UpdateCallback<T>, onRejected?: RejectCallback): XdsWatch {
       if (active.has(type.typeUrl)) throw new Error(`already subscribed to ${type.typeUrl}`);
-      const subscription = new Subscription(type, names, options.node, onUpdate, options.clock);
+      const subscription = new Subscription(type, names, options.node, onUpdate, options.clock, onRejected);
       const session = options.transport.open(subscription);
       active.set(type.typeUrl, { subscription: subscription as Subscription<unknown>, session });
       return {

@@ -8,7 +8,7 @@ import type { ConfigError } from '../proxy/common/result.ts';
 import { formatConfigError, joinPath } from '../proxy/common/result.ts';
 import { parseDiscoveryResponse } from './discovery-response.ts';
 import type {
-  DiscoveryRequest, NackState, ResourceType, RpcStatus, SubscriptionStatus, TransportStream, UpdateCallback, XdsNode,
+  DiscoveryRequest, NackState, RejectCallback, ResourceType, RpcStatus, SubscriptionStatus, TransportStream, UpdateCallback, XdsNode,
 } from './types.ts';
 
 /** `google.rpc.Code.INVALID_ARGUMENT`: the code nodevoy puts in a NACK's error_detail. */
@@ -25,6 +25,7 @@ export class Subscription<T> implements TransportStream {
   private readonly type: ResourceType<T>;
   private readonly node: XdsNode;
   private readonly onUpdate: UpdateCallback<T>;
+  private readonly onRejected: RejectCallback | undefined;
   private readonly clock: Clock;
   private names: readonly string[];
   private versionInfo = '';
@@ -37,12 +38,13 @@ export class Subscription<T> implements TransportStream {
   private lastNack: NackState | undefined;
   private lastTransportFailure: { message: string; atMs: number } | undefined;
 
-  constructor(type: ResourceType<T>, names: readonly string[], node: XdsNode, onUpdate: UpdateCallback<T>, clock: Clock) {
+  constructor(type: ResourceType<T>, names: readonly string[], node: XdsNode, onUpdate: UpdateCallback<T>, clock: Clock, onRejected?: RejectCallback) {
     this.type = type;
     this.restPath = type.restPath;
     this.names = [...names];
     this.node = node;
     this.onUpdate = onUpdate;
+    this.onRejected = onRejected;
     this.clock = clock;
   }
 
@@ -101,13 +103,25 @@ export class Subscription<T> implements TransportStream {
     this.lastTransportFailure = { message, atMs: this.clock.now() };
   }
 
-  /** Changes resource_names (re-subscription); resources no longer named are dropped from the held set. */
+  /**
+   * Changes resource_names (re-subscription); resources no longer named are dropped from the held set. When
+   * a resource is dropped (the held set no longer is the version last ACKed) or a name neither requested nor
+   * held is added, the next request carries version_info '' and no error_detail, so the server answers it with
+   * every resource: a server versioning its whole snapshot (go-control-plane's REST Fetch) would answer 304 to
+   * the old version, and a name removed and re-added before the server saw the removal would never come back.
+   */
   setResourceNames(names: readonly string[]): void {
+    const before = new Set(this.names);
     this.names = [...names];
     if (this.type.stateOfTheWorld || names.length === 0) return;
     const keep = new Set(names);
-    this.held = new Map([...this.held].filter(([name]) => keep.has(name)));
+    const kept = new Map([...this.held].filter(([name]) => keep.has(name)));
+    const added = names.some((name) => !before.has(name) && !this.held.has(name));
+    if (kept.size === this.held.size && !added) return;
+    this.held = kept;
     this.heldByWire = undefined;
+    this.versionInfo = '';
+    this.errorDetail = undefined;
   }
 
   status(): SubscriptionStatus {
@@ -161,10 +175,18 @@ export class Subscription<T> implements TransportStream {
     this.lastUpdatedMs = this.clock.now();
   }
 
-  /** Keeps version_info (the last good one) and the held set; the next request carries every error. */
+  /**
+   * Keeps version_info (the last good one) and the held set; the next request carries every error. The
+   * subscriber hears of every rejection (Envoy's onConfigUpdateFailed(UpdateRejected)), whatever its cause.
+   */
   private nack(errors: readonly ConfigError[], rejectedVersion: string): void {
     const message = errors.map(formatConfigError).join('\n');
     this.errorDetail = { code: NACK_CODE, message };
     this.lastNack = { versionInfo: rejectedVersion, nonce: this.nonce, message, atMs: this.clock.now() };
+    try {
+      this.onRejected?.(errors);
+    } catch {
+      // The NACK stands whatever the subscriber's bookkeeping does; a throw must not reach the transport.
+    }
   }
 }

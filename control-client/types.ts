@@ -81,6 +81,13 @@ export interface ResourceUpdate<T> {
  */
 export type UpdateCallback<T> = (update: ResourceUpdate<T>) => void | readonly ConfigError[];
 
+/**
+ * Told of every rejected (NACKed) response, whatever rejected it: a malformed body, a type mismatch, `validate`,
+ * duplicate names or `onUpdate` (Envoy's `onConfigUpdateFailed(UpdateRejected)`: e.g. an RDS or EDS first fetch
+ * that was rejected ends warming). `errors` are those sent in the NACK, paths rooted at the response.
+ */
+export type RejectCallback = (errors: readonly ConfigError[]) => void;
+
 /** The last rejected response of a type, as `/config_dump` shows it (Envoy's `error_state`). */
 export interface NackState {
   readonly versionInfo: string;

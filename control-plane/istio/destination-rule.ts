@@ -1,6 +1,6 @@
 // Schema of the DestinationRule spec (networking.istio.io v1alpha3/v1beta1/v1, one shape): subsets by
 // labels and traffic policies (load balancer, connection pool → circuit breakers, outlier detection),
-// per subset and per port. TLS origination is not implemented here (the mTLS issue owns it).
+// per subset and per port, and TLS origination (ClientTLSSettings: ISTIO_MUTUAL, SIMPLE/MUTUAL with files).
 
 import { z } from 'zod';
 import { istioDuration, istioEnum, istioMessage, istioUint32, labelsSchema } from './istio-kit.ts';
@@ -83,21 +83,54 @@ const OutlierDetectionSchema = istioMessage(`${NS}.OutlierDetection`, {
   minHealthPercent: percent('minHealthPercent').optional(),
 }, { unimplemented: ['consecutiveErrors', 'consecutiveLocalOriginFailures', 'splitExternalLocalOriginErrors'] });
 
+/**
+ * ClientTLSSettings, as Istio's validateTLS checks it: MUTUAL needs clientCertificate and privateKey (files
+ * here: credentialName needs Kubernetes secrets); ISTIO_MUTUAL and DISABLE take no certificate fields.
+ */
+export const ClientTlsSettingsSchema = istioMessage(`${NS}.ClientTLSSettings`, {
+  mode: istioEnum(`${NS}.ClientTLSSettings.TLSmode`, ['DISABLE', 'SIMPLE', 'MUTUAL', 'ISTIO_MUTUAL']).default('DISABLE'),
+  clientCertificate: z.string().min(1).optional(),
+  privateKey: z.string().min(1).optional(),
+  caCertificates: z.string().min(1).optional(),
+  subjectAltNames: z.array(z.string().min(1)).default([]),
+  sni: z.string().min(1).max(255).optional(),
+  insecureSkipVerify: z.boolean().optional(),
+}, { unimplemented: ['credentialName', 'caCrl'] }).superRefine((t, ctx) => {
+  const files = (['clientCertificate', 'privateKey', 'caCertificates'] as const).filter((f) => t[f] !== undefined);
+  if (t.mode === 'MUTUAL') {
+    for (const f of ['clientCertificate', 'privateKey'] as const) {
+      if (t[f] === undefined) ctx.addIssue({ code: 'custom', path: [f], message: `${f} is required for mode MUTUAL (credentialName is not implemented)` });
+    }
+  } else if (t.mode === 'ISTIO_MUTUAL' || t.mode === 'DISABLE') {
+    for (const f of files) ctx.addIssue({ code: 'custom', path: [f], message: `${f} cannot be set with mode ${t.mode}` });
+  } else {
+    for (const f of ['clientCertificate', 'privateKey'] as const) {
+      if (t[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: `${f} is only used with mode MUTUAL` });
+    }
+  }
+  if (t.insecureSkipVerify === true && t.caCertificates !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['insecureSkipVerify'], message: 'insecureSkipVerify and caCertificates cannot both be set' });
+  }
+});
+
+export type ClientTlsSettings = z.output<typeof ClientTlsSettingsSchema>;
+
 const policyFields = {
   loadBalancer: LoadBalancerSettingsSchema.optional(),
   connectionPool: ConnectionPoolSchema.optional(),
   outlierDetection: OutlierDetectionSchema.optional(),
+  tls: ClientTlsSettingsSchema.optional(),
 };
 
 const PortTrafficPolicySchema = istioMessage(`${NS}.TrafficPolicy.PortTrafficPolicy`, {
   port: PortSelectorSchema,
   ...policyFields,
-}, { unimplemented: ['tls'] });
+});
 
 export const TrafficPolicySchema = istioMessage(`${NS}.TrafficPolicy`, {
   ...policyFields,
   portLevelSettings: z.array(PortTrafficPolicySchema).default([]),
-}, { unimplemented: ['tls', 'tunnel', 'proxyProtocol', 'retryBudget'] })
+}, { unimplemented: ['tunnel', 'proxyProtocol', 'retryBudget'] })
   .superRefine((p, ctx) => {
     const seen = new Set<number>();
     p.portLevelSettings.forEach((s, i) => {

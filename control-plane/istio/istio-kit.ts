@@ -140,3 +140,16 @@ function isRegExp(source: string): boolean {
 export const WorkloadSelectorSchema = istioMessage('istio.networking.v1.WorkloadSelector', {
   labels: labelsSchema,
 });
+
+/**
+ * istio.type.v1beta1.WorkloadSelector of the security APIs (`matchLabels`). Istio's validateWorkloadSelector:
+ * no empty key and no wildcard in a key or value.
+ */
+export const MatchLabelsSelectorSchema = istioMessage('istio.type.v1beta1.WorkloadSelector', {
+  matchLabels: labelsSchema.superRefine((labels, ctx) => {
+    for (const [k, v] of Object.entries(labels)) {
+      if (k === '') ctx.addIssue({ code: 'custom', path: [k], message: `empty key is not supported in selector: "${k}=${v}"` });
+      if (k.includes('*') || v.includes('*')) ctx.addIssue({ code: 'custom', path: [k], message: `wildcard is not supported in selector: "${k}=${v}"` });
+    }
+  }).default({}),
+});

@@ -2,15 +2,19 @@
 // parsed resource types handed to translation, and the kinds deliberately left to later issues.
 
 import { z } from 'zod';
+import { AuthorizationPolicySpecSchema, type AuthorizationPolicySpec } from './authorization-policy.ts';
 import { istioMessage, labelsSchema } from './istio-kit.ts';
 import { DestinationRuleSpecSchema, type DestinationRuleSpec } from './destination-rule.ts';
 import { EnvoyFilterSpecSchema, type EnvoyFilterSpec } from './envoy-filter.ts';
+import { PeerAuthenticationSpecSchema, type PeerAuthenticationSpec } from './peer-authentication.ts';
 import { ServiceEntrySpecSchema, type ServiceEntrySpec } from './service-entry.ts';
 import { VirtualServiceSpecSchema, type VirtualServiceSpec } from './virtual-service.ts';
 import { WorkloadEntrySpecSchema, type WorkloadEntrySpec } from './workload-entry.ts';
 
 const NETWORKING = 'networking.istio.io';
 const NETWORKING_VERSIONS = ['v1alpha3', 'v1beta1', 'v1'];
+const SECURITY = 'security.istio.io';
+const SECURITY_VERSIONS = ['v1beta1', 'v1'];
 
 /** Kind → the group/versions that serve it and its spec schema (the same shape in every version). */
 export const LOADED_KINDS = {
@@ -19,6 +23,8 @@ export const LOADED_KINDS = {
   ServiceEntry: { group: NETWORKING, versions: NETWORKING_VERSIONS, spec: ServiceEntrySpecSchema },
   WorkloadEntry: { group: NETWORKING, versions: NETWORKING_VERSIONS, spec: WorkloadEntrySpecSchema },
   EnvoyFilter: { group: NETWORKING, versions: ['v1alpha3'], spec: EnvoyFilterSpecSchema },
+  PeerAuthentication: { group: SECURITY, versions: SECURITY_VERSIONS, spec: PeerAuthenticationSpecSchema },
+  AuthorizationPolicy: { group: SECURITY, versions: SECURITY_VERSIONS, spec: AuthorizationPolicySpecSchema },
 } as const;
 
 export type LoadedKind = keyof typeof LOADED_KINDS;
@@ -64,16 +70,16 @@ export type DestinationRule = ResourceOf<'DestinationRule', DestinationRuleSpec>
 export type ServiceEntry = ResourceOf<'ServiceEntry', ServiceEntrySpec>;
 export type WorkloadEntry = ResourceOf<'WorkloadEntry', WorkloadEntrySpec>;
 export type EnvoyFilter = ResourceOf<'EnvoyFilter', EnvoyFilterSpec>;
+export type PeerAuthentication = ResourceOf<'PeerAuthentication', PeerAuthenticationSpec>;
+export type AuthorizationPolicy = ResourceOf<'AuthorizationPolicy', AuthorizationPolicySpec>;
 
 /** A parsed, defaulted resource: what translation consumes. */
-export type IstioResource = VirtualService | DestinationRule | ServiceEntry | WorkloadEntry | EnvoyFilter;
+export type IstioResource = VirtualService | DestinationRule | ServiceEntry | WorkloadEntry | EnvoyFilter | PeerAuthentication | AuthorizationPolicy;
 
 const LATER_ISSUE: Readonly<Record<string, string>> = {
   [`${NETWORKING}/Gateway`]: 'Istio ingress/egress gateways come with the gateway issue',
   [`${NETWORKING}/Sidecar`]: 'Sidecar egress scoping comes with a later issue',
-  'security.istio.io/PeerAuthentication': 'mTLS comes with the security issue',
-  'security.istio.io/AuthorizationPolicy': 'authorization comes with the security issue',
-  'security.istio.io/RequestAuthentication': 'JWT authentication comes with the security issue',
+  [`${SECURITY}/RequestAuthentication`]: 'JWT authentication comes with a later issue',
   'telemetry.istio.io/Telemetry': 'telemetry settings come with the observability issue',
 };
 

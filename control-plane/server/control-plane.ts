@@ -6,6 +6,7 @@ import { watchIstioDirectory } from './config-watch.ts';
 import type { Translation } from './istio-source.ts';
 import { createIstioMeshSource } from './istio-source.ts';
 import { countSeverities } from './mesh-source.ts';
+import type { CaService } from './ca-service.ts';
 import type { ServerLogger, XdsServer } from './xds-server.ts';
 import { startXdsServer } from './xds-server.ts';
 
@@ -18,6 +19,8 @@ export interface ControlPlaneOptions<M> {
   readonly translation: Translation<M>;
   readonly logger?: ServerLogger;
   readonly debounceMs?: number;
+  /** Serve the CA service (`nodevoy control-plane --ca-dir`). */
+  readonly caService?: CaService;
 }
 
 export interface ControlPlane {
@@ -45,6 +48,7 @@ export async function startControlPlane<M>(options: ControlPlaneOptions<M>): Pro
       host: options.host, port: options.port, clock: options.clock, source,
       ...(options.random === undefined ? {} : { random: options.random }),
       ...(logger === undefined ? {} : { logger }),
+      ...(options.caService === undefined ? {} : { caService: options.caService }),
     });
     return {
       server,

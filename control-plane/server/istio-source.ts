@@ -6,7 +6,7 @@ import type { XdsNode } from '../../control-client/types.ts';
 import type { Result } from '../../proxy/common/result.ts';
 import type { IstioLoadResult } from '../istio/load.ts';
 import type { IstioResource } from '../istio/resources.ts';
-import { proxyIdentity, proxySnapshot, translateMesh, type Mesh } from '../translate/index.ts';
+import { proxyIdentity, proxySnapshot, translateMesh, type Mesh, type MeshOptions } from '../translate/index.ts';
 import type { ProxyIdentity, ProxySnapshot } from '../xds/snapshot.ts';
 import type { MeshError, MeshSource } from './mesh-source.ts';
 import { MeshStore } from './mesh-store.ts';
@@ -64,5 +64,13 @@ export function createIstioMeshSource<M>(translation: Translation<M>): IstioMesh
   };
 }
 
-/** nodevoy's Istio translation (control-plane/translate), as the control plane serves it. */
-export const ISTIO_TRANSLATION: Translation<Mesh> = { proxyIdentity, translateMesh, proxySnapshot };
+/**
+ * nodevoy's Istio translation (control-plane/translate) with the mesh's options: the control plane serving a
+ * CA (`--ca-dir`) turns `workloadCertificates` on, since its sidecars hold SVIDs (Istio's auto mTLS).
+ */
+export function istioTranslation(options: MeshOptions = {}): Translation<Mesh> {
+  return { proxyIdentity, translateMesh: (resources) => translateMesh(resources, options), proxySnapshot };
+}
+
+/** The translation without workload certificates: plaintext unless a policy asks for mTLS. */
+export const ISTIO_TRANSLATION: Translation<Mesh> = istioTranslation();

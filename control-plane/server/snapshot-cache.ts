@@ -3,9 +3,11 @@
 // so unchanged content keeps its version across mesh changes and control-plane restarts. A resource object
 // that translation shares between proxies (the mesh's outbound clusters and endpoints) is serialized once, and
 // an answer made of the same objects is built and hashed once per generation for every proxy selecting them.
+// Only the current generation's entries are kept, and of those only nodes heard from lately (bounded).
 
 import { createHash } from 'node:crypto';
 import type { XdsNode } from '../../control-client/types.ts';
+import type { Clock } from '../../proxy/common/clock.ts';
 import type { Result } from '../../proxy/common/result.ts';
 import { ok } from '../../proxy/common/result.ts';
 import type { EnvoyResource, ProxyIdentity, ProxySnapshot, XdsKind } from '../xds/snapshot.ts';
@@ -39,10 +41,23 @@ function versionOf(resourcesJson: string): string {
   return createHash('sha256').update(resourcesJson).digest('hex').slice(0, 16);
 }
 
+export interface SnapshotCacheOptions {
+  /** A node with no request for this long loses its entry. */
+  readonly expireAfterMs: number;
+  /** At most this many entries; the least recently used goes first. */
+  readonly maxEntries: number;
+}
+
 export class SnapshotCache {
   private readonly source: MeshSource;
-  /** By node key (the Node's JSON: id, cluster and metadata all shape the snapshot). */
-  private readonly entries = new Map<string, Entry>();
+  private readonly clock: Clock;
+  private readonly options: SnapshotCacheOptions;
+  /**
+   * This generation's entries by node key (the Node's JSON: id, cluster and metadata all shape the snapshot), in
+   * order of last use; emptied when the generation moves, since every snapshot is then rebuilt anyway.
+   */
+  private readonly entries = new Map<string, Entry & { lastUsedMs: number }>();
+  private entriesGeneration = -1;
   /** Each resource object's Any JSON; translation reuses objects across proxies and generations. */
   private readonly anyJson = new WeakMap<EnvoyResource, string>();
   /** A number per resource object, so a selection of objects has a short key. */
@@ -51,21 +66,40 @@ export class SnapshotCache {
   /** This generation's answers by type and the identity of the objects they hold, shared between proxies. */
   private shared: { generation: number; answers: Map<string, TypedResources> } = { generation: -1, answers: new Map() };
 
-  constructor(source: MeshSource) {
+  constructor(source: MeshSource, clock: Clock, options: SnapshotCacheOptions) {
     this.source = source;
+    this.clock = clock;
+    this.options = options;
   }
 
-  /** The proxy's identity (read once per node) and snapshot at the current generation, rebuilt when the generation moved. */
+  /** The proxy's identity and snapshot at the current generation, built on first use in each generation. */
   entry(node: XdsNode): Result<Entry> {
     const key = JSON.stringify(node);
     const generation = this.source.generation();
-    const cached = this.entries.get(key);
-    if (cached !== undefined && cached.generation === generation) return ok(cached);
-    const identity = cached === undefined ? this.source.proxyIdentity(node) : ok(cached.identity);
-    if (!identity.ok) return identity;
-    const entry: Entry = { identity: identity.value, generation, snapshot: this.source.proxySnapshot(identity.value), answers: new Map() };
+    const now = this.clock.monotonicMs();
+    if (generation !== this.entriesGeneration) {
+      this.entries.clear();
+      this.entriesGeneration = generation;
+    }
+    let entry = this.entries.get(key);
+    if (entry === undefined) {
+      const identity = this.source.proxyIdentity(node);
+      if (!identity.ok) return identity;
+      entry = { identity: identity.value, generation, snapshot: this.source.proxySnapshot(identity.value), answers: new Map(), lastUsedMs: now };
+    }
+    entry.lastUsedMs = now;
+    this.entries.delete(key);
     this.entries.set(key, entry);
+    for (const [k, e] of this.entries) {
+      if (this.entries.size <= this.options.maxEntries && now - e.lastUsedMs <= this.options.expireAfterMs) break;
+      this.entries.delete(k);
+    }
     return ok(entry);
+  }
+
+  /** Entries held (this generation's nodes heard from lately). */
+  get size(): number {
+    return this.entries.size;
   }
 
   /** The resources of `kind` named in `names` (empty = all), with their version. */
@@ -110,31 +144,12 @@ export class SnapshotCache {
 /** Only Listener and Cluster responses must be the state of the world; RDS and EDS ones may carry only changes. */
 const STATE_OF_THE_WORLD: ReadonlySet<XdsKind> = new Set(['listeners', 'clusters']);
 
-interface Delivery {
-  readonly version: string;
-  readonly anyByName: ReadonlyMap<string, string>;
-}
-
 /**
- * What each proxy holds of RDS and EDS, so a response carries only the resources it does not already hold (as
- * the xDS protocol allows for every type but Listener and Cluster; the client merges them). The proxy's request
- * names the version it runs: when that is the last version sent to it, its content becomes the base; any
- * other version (a new client, a control-plane restart) gets every resource.
+ * The JSON list of resources to send for `answer`: LDS and CDS the whole of it; RDS and EDS only what differs
+ * from `held`, the resources the proxy runs (as the xDS protocol allows for every type but Listener and
+ * Cluster; the client merges them), or all of it when that is not known (a new client, a control-plane restart).
  */
-export class DeliveredResources {
-  /** By `proxy id|kind`: the last answer sent, and the one the proxy last said it runs. */
-  private readonly byProxy = new Map<string, { sent?: Delivery; running?: Delivery }>();
-
-  /** The JSON list to send for `answer` (recorded as sent): all of it, or what the proxy's running version lacks. */
-  resourcesJson(proxyId: string, kind: XdsKind, runningVersion: string, answer: TypedResources): string {
-    if (STATE_OF_THE_WORLD.has(kind)) return answer.resourcesJson;
-    const key = `${proxyId}|${kind}`;
-    const state = this.byProxy.get(key) ?? {};
-    this.byProxy.set(key, state);
-    if (state.sent !== undefined && state.sent.version === runningVersion) state.running = state.sent;
-    const base = state.running?.version === runningVersion ? state.running.anyByName : undefined;
-    state.sent = answer;
-    if (base === undefined) return answer.resourcesJson;
-    return `[${[...answer.anyByName].filter(([name, json]) => base.get(name) !== json).map(([, json]) => json).join(',')}]`;
-  }
+export function resourcesToSend(kind: XdsKind, answer: TypedResources, held: ReadonlyMap<string, string> | undefined): string {
+  if (STATE_OF_THE_WORLD.has(kind) || held === undefined) return answer.resourcesJson;
+  return `[${[...answer.anyByName].filter(([name, json]) => held.get(name) !== json).map(([, json]) => json).join(',')}]`;
 }

@@ -10,17 +10,22 @@ import type { DiscoveryRequest } from '../../control-client/types.ts';
 import type { Clock, Random } from '../../proxy/common/clock.ts';
 import type { XdsKind } from '../xds/snapshot.ts';
 import { XDS_TYPES } from '../xds/snapshot.ts';
+import { CERTIFICATES_PATH, type CaService } from './ca-service.ts';
 import { handleDebug, text } from './debug-endpoints.ts';
 import type { DebugContext } from './debug-endpoints.ts';
 import { parseDiscoveryRequest } from './discovery-request.ts';
 import { DEFAULT_MAX_WAIT_SECONDS, parseWait, WaitList } from './long-poll.ts';
 import type { MeshSource } from './mesh-source.ts';
 import { formatMeshError } from './mesh-source.ts';
-import { DeliveredResources, SnapshotCache, type Entry } from './snapshot-cache.ts';
+import { resourcesToSend, SnapshotCache, type Entry } from './snapshot-cache.ts';
 import { SyncTracker } from './sync-status.ts';
 
 /** A DiscoveryRequest body larger than this is refused (413): a request is a node and some names. */
 const MAX_REQUEST_BYTES = 1 << 20;
+/** How long past two long-poll waits a silent proxy's bookkeeping and cached snapshot are kept. */
+const EXPIRY_GRACE_MS = 30_000;
+/** Default bound on the proxies tracked (and snapshots cached): anyone can POST made-up nodes. */
+export const DEFAULT_MAX_PROXIES = 10_000;
 const DISCOVERY_PREFIX = '/v3/discovery:';
 
 /** The subset of a component logger the server writes to (proxy/common/logger.ts ComponentLogger fits). */
@@ -42,6 +47,10 @@ export interface XdsServerOptions {
   readonly identifier?: string;
   /** Longest long-poll hold granted and advertised in `x-nodevoy-long-poll`; default 60 s. */
   readonly maxWaitSeconds?: number;
+  /** The CA service (`POST /v1/certificates`); absent = the control plane signs nothing (404). */
+  readonly caService?: CaService;
+  /** Most proxies tracked and snapshots cached, the least recently heard from evicted first; default 10,000. */
+  readonly maxProxies?: number;
 }
 
 export interface XdsServer {
@@ -61,9 +70,10 @@ export async function startXdsServer(options: XdsServerOptions): Promise<XdsServ
   const { clock, source } = options;
   const maxWaitSeconds = options.maxWaitSeconds ?? DEFAULT_MAX_WAIT_SECONDS;
   const identifier = options.identifier ?? 'nodevoy-control-plane';
-  const cache = new SnapshotCache(source);
-  const delivered = new DeliveredResources();
-  const tracker = new SyncTracker(clock);
+  // A proxy polls at least once per long-poll wait: one silent for two of them (plus grace) went away.
+  const expiry = { expireAfterMs: 2 * maxWaitSeconds * 1_000 + EXPIRY_GRACE_MS, maxProxies: options.maxProxies ?? DEFAULT_MAX_PROXIES };
+  const cache = new SnapshotCache(source, clock, { expireAfterMs: expiry.expireAfterMs, maxEntries: expiry.maxProxies });
+  const tracker = new SyncTracker(clock, expiry);
   const waiting = new WaitList(clock);
   const debug: DebugContext = { source, cache, tracker };
   const noncePrefix = options.random === undefined ? '' : `${options.random.nextUint32().toString(36)}-`;
@@ -98,9 +108,9 @@ export async function startXdsServer(options: XdsServerOptions): Promise<XdsServ
       return false;
     }
     const nonce = `${noncePrefix}${++nonceSeq}`;
-    tracker.sent(proxyId, kind, answer.version, nonce);
     // LDS/CDS: the full list, shared by every proxy selecting the same resources; RDS/EDS: what this proxy lacks.
-    const resourcesJson = delivered.resourcesJson(proxyId, kind, request.version_info, answer);
+    const resourcesJson = resourcesToSend(kind, answer, tracker.held(proxyId, kind, request));
+    tracker.sent(proxyId, kind, request, { version: answer.version, nonce, resources: answer.anyByName });
     const body = `{"version_info":${JSON.stringify(answer.version)},"resources":${resourcesJson},"type_url":${JSON.stringify(XDS_TYPES[kind])},` +
       `"nonce":${JSON.stringify(nonce)},"control_plane":{"identifier":${JSON.stringify(identifier)}}}`;
     res.writeHead(200, { ...advertised, 'content-type': 'application/json' }).end(body);
@@ -122,8 +132,25 @@ export async function startXdsServer(options: XdsServerOptions): Promise<XdsServ
     waiting.hold(res, wait.seconds * 1_000, () => answerIfNew(res, kind, request), notModified);
   }
 
+  /** Routes a request; never throws: a bad request line is a 400, any other failure a 500. */
   function route(req: IncomingMessage, res: ServerResponse, body: string): void {
-    const url = new URL(req.url ?? '/', 'http://control-plane');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://control-plane');
+    } catch {
+      return text(res, 400, `malformed request path "${req.url ?? ''}"\n`);
+    }
+    try {
+      dispatch(req, res, url, body);
+    } catch (e) {
+      options.logger?.warning(`${req.method ?? ''} ${url.pathname}: ${(e as Error).message}`);
+      if (res.headersSent) res.destroy();
+      else text(res, 500, `internal error: ${(e as Error).message}\n`);
+    }
+  }
+
+  function dispatch(req: IncomingMessage, res: ServerResponse, url: URL, body: string): void {
+    if (url.pathname === CERTIFICATES_PATH && options.caService) return options.caService.handle(req, res, body);
     if (url.pathname.startsWith(DISCOVERY_PREFIX)) {
       const name = url.pathname.slice(DISCOVERY_PREFIX.length);
       const kind = kindOfPath(name);
@@ -140,14 +167,16 @@ export async function startXdsServer(options: XdsServerOptions): Promise<XdsServ
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size <= MAX_REQUEST_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (size > MAX_REQUEST_BYTES) return text(res, 413, `request body over ${MAX_REQUEST_BYTES} bytes\n`);
-      route(req, res, Buffer.concat(chunks).toString('utf8'));
-    });
+      if (size <= MAX_REQUEST_BYTES) return void chunks.push(chunk);
+      // Refused as soon as the limit is crossed: the rest is not read, the connection closes once 413 is out.
+      req.off('data', onData).off('end', onEnd);
+      res.writeHead(413, { connection: 'close', 'content-type': 'text/plain; charset=utf-8' })
+        .end(`request body over ${MAX_REQUEST_BYTES} bytes\n`, () => req.socket.destroy());
+    };
+    const onEnd = (): void => route(req, res, Buffer.concat(chunks).toString('utf8'));
+    req.on('data', onData).on('end', onEnd);
   });
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {

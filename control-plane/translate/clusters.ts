@@ -1,6 +1,7 @@
 // Outbound clusters and endpoints of the registry: one cluster per (service host, HTTP port) and one per
 // DestinationRule subset, named like Istio's; STATIC services are EDS clusters with a ClusterLoadAssignment
-// each (subset clusters keep the endpoints whose labels match), DNS services resolve inline.
+// each (subset clusters keep the endpoints whose labels match), DNS services resolve inline. TLS origination
+// (DestinationRule tls, auto mTLS) comes from upstream-tls.ts.
 
 import type { DestinationRule } from '../istio/resources.ts';
 import type { ServicePort } from '../istio/service-entry.ts';
@@ -8,17 +9,24 @@ import type { EnvoyResource } from '../xds/snapshot.ts';
 import type { MeshEndpoint, MeshService } from './mesh.ts';
 import { CONFIG_SOURCE, labelsMatch, outboundClusterName } from './names.ts';
 import { effectivePolicy, policyClusterFields } from './traffic-policy.ts';
+import { upstreamTls, type UpstreamTarget, type UpstreamTlsContextInput } from './upstream-tls.ts';
 
-interface Target {
+interface Target extends UpstreamTarget {
   readonly address: string;
-  readonly port: number;
   readonly weight: number | undefined;
 }
 
-export function buildServiceClusters(services: ReadonlyMap<string, MeshService>, rules: ReadonlyMap<string, DestinationRule>):
-  { clusters: EnvoyResource[]; endpoints: EnvoyResource[] } {
+/** A service whose cluster cannot be served as Istio would (reported as a warning on its ServiceEntry). */
+export interface ClusterWarning {
+  readonly service: MeshService;
+  readonly message: string;
+}
+
+export function buildServiceClusters(services: ReadonlyMap<string, MeshService>, rules: ReadonlyMap<string, DestinationRule>,
+  security: UpstreamTlsContextInput): { clusters: EnvoyResource[]; endpoints: EnvoyResource[]; warnings: ClusterWarning[] } {
   const clusters: EnvoyResource[] = [];
   const endpoints: EnvoyResource[] = [];
+  const warnings: ClusterWarning[] = [];
   for (const service of services.values()) {
     const dr = rules.get(service.host);
     const subsets = [{ name: '', labels: {} }, ...(dr?.spec.subsets ?? [])];
@@ -27,12 +35,18 @@ export function buildServiceClusters(services: ReadonlyMap<string, MeshService>,
         const name = outboundClusterName(port.number, subset.name, service.host);
         const targets = targetsOf(service, port, subset.labels);
         const { cluster, assignment } = discovery(service, name, targets);
-        clusters.push({ name, ...cluster, ...policyClusterFields(effectivePolicy(dr, subset.name, port.number)) });
+        const policy = effectivePolicy(dr, subset.name, port.number);
+        const tls = upstreamTls(security, service, port.number, subset.name, targets, policy.tls);
+        if (tls.warning !== undefined) warnings.push({ service, message: tls.warning });
+        clusters.push({
+          name, ...cluster, ...policyClusterFields(policy),
+          ...(tls.transportSocket === undefined ? {} : { transport_socket: tls.transportSocket }),
+        });
         if (assignment !== undefined) endpoints.push(assignment);
       }
     }
   }
-  return { clusters, endpoints };
+  return { clusters, endpoints, warnings };
 }
 
 /**
@@ -43,11 +57,11 @@ function targetsOf(service: MeshService, port: ServicePort, subsetLabels: Readon
   const fallbackPort = port.targetPort ?? port.number;
   const { resolution, workloadSelector } = service.entry.spec;
   if (service.endpoints.length === 0 && workloadSelector === undefined && resolution !== 'STATIC') {
-    return Object.keys(subsetLabels).length === 0 ? [{ address: service.host, port: fallbackPort, weight: undefined }] : [];
+    return Object.keys(subsetLabels).length === 0 ? [{ address: service.host, port: fallbackPort, weight: undefined, endpoint: undefined }] : [];
   }
   return service.endpoints
     .filter((e: MeshEndpoint) => labelsMatch(subsetLabels, e.labels))
-    .map((e) => ({ address: e.address, port: (port.name === undefined ? undefined : e.ports[port.name]) ?? fallbackPort, weight: e.weight }));
+    .map((e) => ({ address: e.address, port: (port.name === undefined ? undefined : e.ports[port.name]) ?? fallbackPort, weight: e.weight, endpoint: e }));
 }
 
 function loadAssignment(name: string, targets: readonly Target[]): EnvoyResource {

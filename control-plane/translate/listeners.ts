@@ -1,12 +1,17 @@
 // A proxy's listeners (nodevoy has no iptables, so they are addressed explicitly): `virtualOutbound` on
 // <instanceIp>:<OUTBOUND_PORT> with RDS `outbound_http`, and one `inbound|<port>` per port of a service
-// whose workloadSelector selects this proxy, forwarding to the local app through STATIC `inbound|<port>||`
-// with the selected EnvoyFilter local rate limits before the router.
+// whose workloadSelector selects this proxy, forwarding to the local app through STATIC `inbound|<port>||`.
+// Inbound filter chains follow the port's PeerAuthentication mode (STRICT: mTLS only; PERMISSIVE: mTLS and
+// plaintext told apart by tls_inspector; DISABLE: plaintext); their HTTP filters are the AuthorizationPolicy
+// RBAC filters, the selected EnvoyFilter local rate limits, then the router.
 
 import type { EnvoyResource, ProxyIdentity } from '../xds/snapshot.ts';
+import { authorizationFilters } from './authz.ts';
 import { FAULT_FILTER } from './http-route.ts';
-import { ROOT_NAMESPACE, type Mesh, type MeshService } from './mesh.ts';
-import { CONFIG_SOURCE, OUTBOUND_LISTENER_NAME, OUTBOUND_ROUTE_NAME, inboundClusterName, labelsMatch } from './names.ts';
+import type { Mesh, MeshService } from './mesh.ts';
+import { CONFIG_SOURCE, OUTBOUND_LISTENER_NAME, OUTBOUND_ROUTE_NAME, ROOT_NAMESPACE, inboundClusterName, labelsMatch } from './names.ts';
+import { DEFAULT_MTLS_MODE, type EffectiveMtlsMode } from './peer-authentication.ts';
+import { inboundMtlsSocket } from './tls-context.ts';
 import { policyClusterFields } from './traffic-policy.ts';
 
 type Json = Record<string, unknown>;
@@ -17,20 +22,45 @@ const ROUTER = { name: 'envoy.filters.http.router', typed_config: { '@type': 'ty
 /** The fault filter with no faults of its own: routes turn it on through typed_per_filter_config. */
 const FAULT = { name: FAULT_FILTER, typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault' } };
 
-function listener(name: string, address: string, port: number, direction: 'INBOUND' | 'OUTBOUND', hcm: Json): Json {
+const TLS_INSPECTOR = {
+  name: 'envoy.filters.listener.tls_inspector',
+  typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' },
+};
+
+function listener(name: string, address: string, port: number, direction: 'INBOUND' | 'OUTBOUND', chains: { listenerFilters?: Json[]; filterChains: Json[] }): Json {
   return {
     name,
     address: { socket_address: { address, port_value: port } },
     traffic_direction: direction,
-    filter_chains: [{ filters: [{ name: HCM_FILTER, typed_config: { '@type': HCM_TYPE_URL, ...hcm } }] }],
+    ...(chains.listenerFilters === undefined ? {} : { listener_filters: chains.listenerFilters }),
+    filter_chains: chains.filterChains,
   };
+}
+
+const hcmFilters = (hcm: Json) => [{ name: HCM_FILTER, typed_config: { '@type': HCM_TYPE_URL, ...hcm } }];
+
+/**
+ * The filter chains of an inbound port in its mTLS mode (Istio's inbound chains, one port per listener here):
+ * mTLS chains match `transport_protocol: tls` and terminate with the workload certificate, plaintext chains
+ * match `raw_buffer`; with tls_inspector, a STRICT port closes plaintext connections (no chain matches).
+ */
+function inboundChains(mode: EffectiveMtlsMode, hcm: Json): { listenerFilters?: Json[]; filterChains: Json[] } {
+  const filters = hcmFilters(hcm);
+  if (mode === 'DISABLE') return { filterChains: [{ filters }] };
+  const mtls = { filter_chain_match: { transport_protocol: 'tls' }, filters, transport_socket: inboundMtlsSocket() };
+  if (mode === 'STRICT') return { listenerFilters: [TLS_INSPECTOR], filterChains: [mtls] };
+  return { listenerFilters: [TLS_INSPECTOR], filterChains: [mtls, { filter_chain_match: { transport_protocol: 'raw_buffer' }, filters }] };
 }
 
 export function outboundListener(proxy: ProxyIdentity): EnvoyResource {
   return listener(OUTBOUND_LISTENER_NAME, proxy.instanceIp, proxy.outboundPort, 'OUTBOUND', {
-    stat_prefix: OUTBOUND_ROUTE_NAME,
-    rds: { route_config_name: OUTBOUND_ROUTE_NAME, config_source: CONFIG_SOURCE },
-    http_filters: [FAULT, ROUTER],
+    filterChains: [{
+      filters: hcmFilters({
+        stat_prefix: OUTBOUND_ROUTE_NAME,
+        rds: { route_config_name: OUTBOUND_ROUTE_NAME, config_source: CONFIG_SOURCE },
+        http_filters: [FAULT, ROUTER],
+      }),
+    }],
   });
 }
 
@@ -72,12 +102,15 @@ function rateLimitFilters(mesh: Mesh, proxy: ProxyIdentity): Json[] {
 }
 
 export function inboundResources(mesh: Mesh, proxy: ProxyIdentity): { listeners: EnvoyResource[]; clusters: EnvoyResource[] } {
-  const filters = [...rateLimitFilters(mesh, proxy), ROUTER];
+  // Istio's HCM order: authorization first, so nothing else runs for a refused request.
+  const filters = [...authorizationFilters(mesh.authorizationPolicies, proxy), ...rateLimitFilters(mesh, proxy), ROUTER];
   const listeners: EnvoyResource[] = [];
   const clusters: EnvoyResource[] = [];
   for (const { port, endpointPort } of inboundPorts(mesh, proxy)) {
     const cluster = inboundClusterName(port);
-    listeners.push(listener(`inbound|${port}`, proxy.instanceIp, endpointPort, 'INBOUND', {
+    // Istio's default PERMISSIVE needs the workload certificate for its mTLS chain: plaintext only without it.
+    const mode = mesh.peerAuthentications.explicitModeFor(proxy.namespace, proxy.labels, endpointPort) ?? (mesh.implicitMtls ? DEFAULT_MTLS_MODE : 'DISABLE');
+    listeners.push(listener(`inbound|${port}`, proxy.instanceIp, endpointPort, 'INBOUND', inboundChains(mode, {
       stat_prefix: `inbound_0.0.0.0_${endpointPort}`,
       route_config: {
         name: cluster,
@@ -89,7 +122,7 @@ export function inboundResources(mesh: Mesh, proxy: ProxyIdentity): { listeners:
         }],
       },
       http_filters: filters,
-    }));
+    })));
     clusters.push({
       name: cluster,
       type: 'STATIC',

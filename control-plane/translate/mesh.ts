@@ -2,20 +2,23 @@
 // VirtualServices and DestinationRules by resolved host, rate limit patches) and reports what Istio's
 // analyzers would: hosts claimed twice (errors: the first in load order wins), references to missing hosts,
 // ports and subsets (IST0101, warnings: the resource stays in force) and fields accepted but not applied
-// (warnings). The proxy-independent xDS resources (clusters, endpoints) are built here.
+// (warnings). The proxy-independent xDS resources (clusters, endpoints) are built here; the security
+// policies (PeerAuthentication by level, AuthorizationPolicy) are kept for each proxy's inbound listeners.
 
 import { isIP } from 'node:net';
 import { toConfigErrors } from '../../proxy/config/schema-kit.ts';
 import { LocalRateLimitSchema, type LocalRateLimitWire } from '../../proxy/filters/http/local-ratelimit/schema.ts';
 import type { IstioConfigError } from '../istio/load.ts';
 import type {
-  DestinationRule, EnvoyFilter, IstioResource, ServiceEntry, VirtualService, WorkloadEntry,
+  AuthorizationPolicy, DestinationRule, EnvoyFilter, IstioResource, ServiceEntry, VirtualService, WorkloadEntry,
 } from '../istio/resources.ts';
 import type { ServicePort } from '../istio/service-entry.ts';
 import type { Destination } from '../istio/virtual-service.ts';
 import type { EnvoyResource } from '../xds/snapshot.ts';
 import { buildServiceClusters } from './clusters.ts';
-import { labelsMatch, resolveHost } from './names.ts';
+import { DEFAULT_SERVICE_ACCOUNT } from './identity.ts';
+import { DEFAULT_TRUST_DOMAIN, labelsMatch, resolveHost } from './names.ts';
+import { PeerAuthentications } from './peer-authentication.ts';
 import { unappliedPolicyFields } from './traffic-policy.ts';
 
 /** One endpoint of a service: an inline ServiceEntry endpoint or a selected WorkloadEntry. */
@@ -25,6 +28,10 @@ export interface MeshEndpoint {
   readonly ports: Readonly<Record<string, number>>;
   readonly labels: Readonly<Record<string, string>>;
   readonly weight: number | undefined;
+  /** Runs a sidecar (accepts Istio mTLS): see `runsSidecar`. */
+  readonly sidecar: boolean;
+  /** WorkloadEntry.serviceAccount, `default` when unset (a proxy's SERVICE_ACCOUNT default): its SPIFFE identity. */
+  readonly serviceAccount: string;
 }
 
 /** Protocols nodevoy proxies (the others need TCP/TLS proxying, which it does not have). */
@@ -52,19 +59,41 @@ export interface RateLimitPatch {
 }
 
 export interface Mesh {
+  /** The SPIFFE trust domain of workload identities (`spiffe://<trustDomain>/ns/<ns>/sa/<sa>`). */
+  readonly trustDomain: string;
   readonly services: ReadonlyMap<string, MeshService>;
   /** Mesh-bound VirtualServices by resolved host. */
   readonly virtualServices: ReadonlyMap<string, VirtualService>;
   readonly destinationRules: ReadonlyMap<string, DestinationRule>;
   readonly rateLimits: readonly RateLimitPatch[];
+  /** The mTLS mode of each workload port (inbound filter chains, auto mTLS of clusters). */
+  readonly peerAuthentications: PeerAuthentications;
+  /** MeshOptions.workloadCertificates: Istio's implicit mTLS (auto mTLS, default PERMISSIVE's mTLS chain) is on. */
+  readonly implicitMtls: boolean;
+  /** In load order; which apply to a proxy is decided per proxy (authz.ts). */
+  readonly authorizationPolicies: readonly AuthorizationPolicy[];
   /** Outbound clusters and their ClusterLoadAssignments: the same for every proxy. */
   readonly clusters: readonly EnvoyResource[];
   readonly endpoints: readonly EnvoyResource[];
 }
 
-/** Istio's root namespace: an EnvoyFilter there applies to the whole mesh. */
-export const ROOT_NAMESPACE = 'istio-system';
 const MESH_GATEWAY = 'mesh';
+
+export interface MeshOptions {
+  /** Default `cluster.local` (DEFAULT_TRUST_DOMAIN). */
+  readonly trustDomain?: string;
+  /**
+   * Sidecars hold workload certificates (the `default` and `ROOTCA` SDS secrets). Istio's implicit mTLS — auto
+   * mTLS to sidecar destinations and the mTLS chain of a PERMISSIVE port no policy asked for — needs them, so
+   * it is emitted only when this is true. Default false: without a policy, traffic stays plaintext. What a
+   * policy asks for explicitly (a PeerAuthentication mode, DestinationRule tls) is emitted either way: a
+   * STRICT port without certificates refuses every connection rather than falling back to plaintext.
+   */
+  readonly workloadCertificates?: boolean;
+}
+
+/** Istio's endpoint label saying whether a workload runs a sidecar (`istio`) or not (`disabled`). */
+export const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
 
 function errorAt(r: IstioResource, path: string, kind: IstioConfigError['kind'], message: string): IstioConfigError {
   return { ...r.source, resource: { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name }, path, kind, message };
@@ -81,15 +110,41 @@ const missingHost = (host: string, effect: string) =>
 
 const describe = (r: IstioResource) => `${r.kind} ${r.metadata.namespace}/${r.metadata.name} (${r.source.file} document ${r.source.document})`;
 
-export function translateMesh(resources: readonly IstioResource[]): { mesh: Mesh; errors: readonly IstioConfigError[] } {
+export function translateMesh(resources: readonly IstioResource[], options: MeshOptions = {}): { mesh: Mesh; errors: readonly IstioConfigError[] } {
   const errors: IstioConfigError[] = [];
   const of = <K extends IstioResource['kind']>(kind: K) => resources.filter((r): r is Extract<IstioResource, { kind: K }> => r.kind === kind);
+  const trustDomain = options.trustDomain ?? DEFAULT_TRUST_DOMAIN;
   const services = indexServices(of('ServiceEntry'), of('WorkloadEntry'), errors);
   const destinationRules = indexDestinationRules(of('DestinationRule'), services, errors);
   const virtualServices = indexVirtualServices(of('VirtualService'), services, destinationRules, errors);
   const rateLimits = of('EnvoyFilter').flatMap((ef) => rateLimitPatches(ef, errors));
-  const { clusters, endpoints } = buildServiceClusters(services, destinationRules);
-  return { mesh: { services, virtualServices, destinationRules, rateLimits, clusters, endpoints }, errors };
+  const implicitMtls = options.workloadCertificates ?? false;
+  const peerAuthentications = new PeerAuthentications(of('PeerAuthentication'), (pa, path, message) => errors.push(warningAt(pa, path, 'invalid', message)));
+  const { clusters, endpoints, warnings } = buildServiceClusters(services, destinationRules, { trustDomain, peerAuthentications, autoMtls: implicitMtls });
+  const reported = new Set<string>();
+  for (const w of warnings) {
+    const e = warningAt(w.service.entry, w.service.entry.spec.workloadSelector === undefined ? 'spec.endpoints' : 'spec.workloadSelector', 'not-implemented', `host "${w.service.host}": ${w.message}`);
+    if (!reported.has(e.message)) errors.push(e);
+    reported.add(e.message);
+  }
+  return {
+    mesh: {
+      trustDomain, services, virtualServices, destinationRules, rateLimits, peerAuthentications, implicitMtls,
+      authorizationPolicies: of('AuthorizationPolicy'), clusters, endpoints,
+    },
+    errors,
+  };
+}
+
+/**
+ * nodevoy's model of who runs a sidecar (Istio reads it from the pod): the endpoint's `security.istio.io/tlsMode`
+ * label when set (`istio` yes, `disabled` no); otherwise every WorkloadEntry (a registry workload) does, and an
+ * inline ServiceEntry endpoint does only in a MESH_INTERNAL ServiceEntry.
+ */
+function runsSidecar(labels: Readonly<Record<string, string>>, fromWorkloadEntry: boolean, se: ServiceEntry): boolean {
+  const mode = labels[TLS_MODE_LABEL];
+  if (mode !== undefined) return mode === 'istio';
+  return fromWorkloadEntry || se.spec.location === 'MESH_INTERNAL';
 }
 
 /** WorkloadEntries by namespace and by each `label=value` they carry, so a selector looks up candidates, not the mesh. */
@@ -153,12 +208,15 @@ function indexServices(entries: readonly ServiceEntry[], workloadEntries: readon
 function serviceEndpoints(se: ServiceEntry, workloads: WorkloadIndex, errors: IstioConfigError[]): MeshEndpoint[] {
   const needsIp = se.spec.resolution === 'STATIC';
   const out: MeshEndpoint[] = [];
-  const add = (owner: IstioResource, path: string, e: { address: string; ports: Record<string, number>; labels: Record<string, string>; weight?: number | undefined }) => {
+  const add = (owner: IstioResource, path: string, e: WorkloadEntry['spec']) => {
     if (needsIp && isIP(e.address) === 0) {
       errors.push(errorAt(owner, path, 'invalid', `"${e.address}" is not an IP address: resolution STATIC needs IP endpoints (use resolution DNS for host names)`));
       return;
     }
-    out.push({ address: e.address, ports: e.ports, labels: e.labels, weight: e.weight || undefined });
+    out.push({
+      address: e.address, ports: e.ports, labels: e.labels, weight: e.weight || undefined,
+      sidecar: runsSidecar(e.labels, owner !== se, se), serviceAccount: e.serviceAccount ?? DEFAULT_SERVICE_ACCOUNT,
+    });
   };
   se.spec.endpoints.forEach((e, i) => add(se, `spec.endpoints[${i}].address`, e));
   const selector = se.spec.workloadSelector?.labels;

@@ -5,6 +5,20 @@
 /** Istio's default cluster DNS domain (the proxy's DNS_DOMAIN suffix): `<name>.<ns>.svc.cluster.local`. */
 export const DOMAIN_SUFFIX = 'cluster.local';
 
+/**
+ * Istio's root namespace (MeshConfig.rootNamespace, default `istio-system`): a PeerAuthentication or
+ * AuthorizationPolicy there without a selector applies to the whole mesh, as does an EnvoyFilter there.
+ */
+export const ROOT_NAMESPACE = 'istio-system';
+
+/** The SPIFFE trust domain of workload identities when the control plane is not told another one. */
+export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
+
+/** A workload's identity: `spiffe://<trust domain>/ns/<namespace>/sa/<service account>`. */
+export function spiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
+  return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+}
+
 /** The bootstrap cluster every proxy uses to reach the control plane. */
 export const XDS_CLUSTER = 'xds_cluster';
 
@@ -26,6 +40,11 @@ export const OUTBOUND_LISTENER_NAME = 'virtualOutbound';
 /** Istio's ResolveShortnameToFQDN: a name without a dot is a service in `namespace`; others are as written. */
 export function resolveHost(host: string, namespace: string): string {
   return host.includes('.') || host.includes('*') ? host : `${host}.${namespace}.svc.${DOMAIN_SUFFIX}`;
+}
+
+/** Istio's BuildDNSSrvSubsetKey: the SNI of an ISTIO_MUTUAL cluster, `outbound_.<port>_.<subset>_.<host>`. */
+export function outboundSni(port: number, subset: string, host: string): string {
+  return `outbound_.${port}_.${subset}_.${host}`;
 }
 
 /** Istio's BuildSubsetKey: `outbound|<port>|<subset>|<host>`. */

@@ -1,18 +1,20 @@
 // DestinationRule traffic policies → Cluster fields, as Istio's cluster builder emits them
 // (cluster_traffic_policy.go): the policy in effect for a port and subset (MergeTrafficPolicy), the
 // load balancer, connection pool → circuit breakers / connect timeout / protocol options, and outlier detection.
+// Its `tls` component is turned into a transport socket by upstream-tls.ts.
 
 import type {
-  ConnectionPool, ConsistentHash, DestinationRuleSpec, LoadBalancerSettings, OutlierDetection, TrafficPolicy,
+  ClientTlsSettings, ConnectionPool, ConsistentHash, DestinationRuleSpec, LoadBalancerSettings, OutlierDetection, TrafficPolicy,
 } from '../istio/destination-rule.ts';
 import type { DestinationRule } from '../istio/resources.ts';
 import { durationJson } from './names.ts';
 
-/** The three components of a TrafficPolicy nodevoy implements; each is replaced whole, never merged field by field. */
+/** The components of a TrafficPolicy nodevoy implements; each is replaced whole, never merged field by field. */
 export interface PolicyParts {
   readonly connectionPool?: ConnectionPool | undefined;
   readonly outlierDetection?: OutlierDetection | undefined;
   readonly loadBalancer?: LoadBalancerSettings | undefined;
+  readonly tls?: ClientTlsSettings | undefined;
 }
 
 /** MeshConfig.connectTimeout's default. */
@@ -25,7 +27,7 @@ const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOp
 /** Port-level settings replace the policy's components and do not inherit ("per the docs ... defaults"). */
 function atPort(policy: TrafficPolicy, port: number): PolicyParts | undefined {
   const p = policy.portLevelSettings.find((s) => s.port.number === port);
-  return p === undefined ? undefined : { connectionPool: p.connectionPool, outlierDetection: p.outlierDetection, loadBalancer: p.loadBalancer };
+  return p === undefined ? undefined : { connectionPool: p.connectionPool, outlierDetection: p.outlierDetection, loadBalancer: p.loadBalancer, tls: p.tls };
 }
 
 /** Istio's MergeTrafficPolicy(MergeTrafficPolicy(nil, dr.trafficPolicy, port), subset.trafficPolicy, port). */
@@ -38,6 +40,7 @@ export function effectivePolicy(dr: DestinationRule | undefined, subset: string,
     connectionPool: own.connectionPool ?? base.connectionPool,
     outlierDetection: own.outlierDetection ?? base.outlierDetection,
     loadBalancer: own.loadBalancer ?? base.loadBalancer,
+    tls: own.tls ?? base.tls,
   };
 }
 
@@ -151,12 +154,23 @@ function policiesOf(spec: DestinationRuleSpec): { path: string; parts: PolicyPar
  * Fields of a DestinationRule that are accepted but not applied, with why (reported as warnings, never
  * dropped silently): h2UpgradePolicy UPGRADE, which Istio turns into
  * `explicit_http_config.http2_protocol_options` on the cluster. nodevoy's sidecars accept HTTP/1.1 only,
- * so the hop to the peer sidecar stays HTTP/1.1.
+ * so the hop to the peer sidecar stays HTTP/1.1. Also TLS origination that does not verify the server:
+ * SIMPLE/MUTUAL without caCertificates (Istio would use the OS roots; nodevoy has none).
  */
 export function unappliedPolicyFields(spec: DestinationRuleSpec): { path: string; message: string }[] {
-  return policiesOf(spec).flatMap(({ path, parts }) => (parts.connectionPool?.http?.h2UpgradePolicy !== 'UPGRADE' ? [] : [{
-    path: `${path}.connectionPool.http.h2UpgradePolicy`,
-    message: 'h2UpgradePolicy UPGRADE is accepted but not applied: nodevoy\'s sidecars accept HTTP/1.1 only, so requests to this ' +
-      'destination stay HTTP/1.1 (one request per connection at a time) where Istio would multiplex them over HTTP/2',
-  }]));
+  return policiesOf(spec).flatMap(({ path, parts }) => [
+    ...(parts.connectionPool?.http?.h2UpgradePolicy !== 'UPGRADE' ? [] : [{
+      path: `${path}.connectionPool.http.h2UpgradePolicy`,
+      message: 'h2UpgradePolicy UPGRADE is accepted but not applied: nodevoy\'s sidecars accept HTTP/1.1 only, so requests to this ' +
+        'destination stay HTTP/1.1 (one request per connection at a time) where Istio would multiplex them over HTTP/2',
+    }]),
+    ...(!unverifiedTls(parts.tls) ? [] : [{
+      path: `${path}.tls.caCertificates`,
+      message: `mode ${parts.tls!.mode} without caCertificates: the server's certificate is not verified (nodevoy has no system CA roots; ` +
+        'Istio would verify against the OS roots). Give caCertificates, or insecureSkipVerify: true to say it is intended',
+    }]),
+  ]);
 }
+
+const unverifiedTls = (tls: ClientTlsSettings | undefined) =>
+  (tls?.mode === 'SIMPLE' || tls?.mode === 'MUTUAL') && tls.caCertificates === undefined && tls.insecureSkipVerify !== true;

@@ -109,6 +109,10 @@ function handlers(ctx: AdminContext): Handler[] {
       handle: () => ({ status: 200, contentType: HTML, body: homePage(list) }),
     },
     {
+      prefix: '/certs', help: 'print certs on machine', mutates: false,
+      handle: () => json(JSON.stringify(ctx.certs?.() ?? { certificates: [] }, null, 1)),
+    },
+    {
       prefix: '/clusters', help: 'upstream cluster status', mutates: false,
       params: [['format', 'File format to use; One of (text, json)']],
       handle: (q) => (q.get('format') === 'json'

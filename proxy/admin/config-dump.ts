@@ -9,6 +9,7 @@ const CLUSTER = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
 const LISTENER = 'type.googleapis.com/envoy.config.listener.v3.Listener';
 const ROUTE_CONFIGURATION = 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration';
 const CLUSTER_LOAD_ASSIGNMENT = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
+const SECRET = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
 
 type Json = Record<string, unknown>;
 
@@ -46,10 +47,19 @@ export interface DynamicConfig {
   readonly endpoints: DynamicSection;
 }
 
+/** A static secret as configured (SecretsConfigDump.StaticSecret); its private key is redacted in the dump. */
+export interface DumpedSecret {
+  readonly name: string;
+  readonly secret: unknown;
+  readonly lastUpdatedMs: number;
+}
+
 export interface ConfigDumpOptions {
   /** ?include_eds: add the EndpointsConfigDump. */
   readonly includeEds?: boolean;
   readonly dynamic?: DynamicConfig;
+  /** static_resources.secrets. */
+  readonly secrets?: readonly DumpedSecret[];
 }
 
 function isObject(v: unknown): v is Json {
@@ -188,7 +198,12 @@ function unredactedConfigDump(bootstrap: unknown, lastUpdated: string, opts: Con
         })),
         ...(d ? { dynamic_route_configs: dynamicEntries(d.routes.active, d.routes.failures, 'route_config', ROUTE_CONFIGURATION, true) } : {}),
       },
-      { '@type': `${T}SecretsConfigDump` },
+      {
+        '@type': `${T}SecretsConfigDump`,
+        static_secrets: (opts.secrets ?? []).map((s) => ({
+          name: s.name, last_updated: s.lastUpdatedMs > 0 ? iso(s.lastUpdatedMs) : lastUpdated, secret: { '@type': SECRET, ...(s.secret as Json) },
+        })),
+      },
     ],
   };
 }

@@ -38,6 +38,8 @@ export interface AdminContext {
   setHealthCheckFailing(failing: boolean): void;
   /** The component logger registry (POST /logging). */
   readonly logger: Logger;
+  /** GET /certs: envoy.admin.v3.Certificates of the loaded secrets (no key material). */
+  certs?(): unknown;
   /** Stat namespaces emitted without `envoy_` in Prometheus output (Envoy's custom stat namespaces). */
   readonly prometheusCustomNamespaces?: readonly string[];
 }

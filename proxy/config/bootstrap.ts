@@ -11,6 +11,9 @@ import { ClusterSchema, type ClusterWire } from '../upstream/cluster-schema.ts';
 import { BootstrapSchema, type BootstrapWire } from './bootstrap-schema.ts';
 import { checkBackingCluster, translateConfigSource, type ConfigSourceConfig } from './config-source.ts';
 import { jsonName, parseWith, toConfigErrors } from './schema-kit.ts';
+import { SecretSchema } from '../secrets/secret-schema.ts';
+import { withSecrets } from '../secrets/secret-scope.ts';
+import { StaticSecrets } from '../secrets/static-secrets.ts';
 
 export type { ListenerConfig } from '../listener/listener-config.ts';
 
@@ -36,6 +39,8 @@ export interface BootstrapConfig {
   /** dynamic_resources: where LDS and CDS come from (null = not configured). */
   readonly dynamicResources: { readonly lds: ConfigSourceConfig | null; readonly cds: ConfigSourceConfig | null };
   readonly statsFlushIntervalMs: number;
+  /** static_resources.secrets, loaded (the server starts their watched_directory rotation). */
+  readonly secrets: StaticSecrets;
   /** The bootstrap exactly as given (deep-frozen copy), for /config_dump. */
   readonly configDump: unknown;
 }
@@ -49,11 +54,40 @@ export interface BootstrapOptions {
 
 const LISTENERS = 'static_resources.listeners';
 const CLUSTERS = 'static_resources.clusters';
+const SECRETS = 'static_resources.secrets';
 
 /** Validates a parsed bootstrap document (YAML/JSON data) into the model the server runs. */
 export function validateBootstrap(input: unknown, opts: BootstrapOptions = {}): Result<BootstrapConfig> {
+  // Secrets first: TLS contexts name them (SdsSecretConfig) and resolve the names while they are parsed.
+  const secrets = staticSecrets(input);
+  return withSecrets(secrets.secrets, () => validateWithSecrets(input, opts, secrets));
+}
+
+interface LoadedSecrets {
+  readonly secrets: StaticSecrets;
+  readonly errors: readonly ConfigError[];
+}
+
+/** static_resources.secrets, parsed and loaded: the secrets that load, and every error at its path. */
+function staticSecrets(input: unknown): LoadedSecrets {
+  const raw = rawField(rawField(input, 'static_resources'), 'secrets');
+  if (raw === undefined) return { secrets: StaticSecrets.empty, errors: [] };
+  if (!Array.isArray(raw)) return { secrets: StaticSecrets.empty, errors: [{ path: SECRETS, kind: 'invalid', message: 'must be a list of Secret' }] };
+  const errors: ConfigError[] = [];
+  const wires = raw.flatMap((item, i) => {
+    const r = parseWith(SecretSchema, item, `${SECRETS}[${i}]`);
+    if (r.ok) return [r.value];
+    errors.push(...r.errors);
+    return [];
+  });
+  const built = StaticSecrets.build(wires, SECRETS);
+  return { secrets: built.secrets, errors: [...errors, ...built.errors] };
+}
+
+function validateWithSecrets(input: unknown, opts: BootstrapOptions, secrets: LoadedSecrets): Result<BootstrapConfig> {
   const parsed = BootstrapSchema.safeParse(input);
   const errors: ConfigError[] = parsed.success ? [] : toConfigErrors(parsed.error.issues);
+  errors.push(...secrets.errors);
   // When the schema fails somewhere, the listeners and clusters that are valid on their own are still
   // cross-checked, so one run reports every problem.
   const listeners = parsed.success ? indexed(parsed.data.static_resources?.listeners) : salvage(input, 'listeners', (v) => parseWith(ListenerSchema, v));
@@ -88,6 +122,7 @@ export function validateBootstrap(input: unknown, opts: BootstrapOptions = {}): 
       cds: dynamic?.cds_config ? translateConfigSource(dynamic.cds_config) : null,
     }),
     statsFlushIntervalMs: wire.stats_flush_interval ?? DEFAULT_STATS_FLUSH_INTERVAL_MS,
+    secrets: secrets.secrets,
     configDump: deepFreeze(structuredClone(input)),
   }));
 }

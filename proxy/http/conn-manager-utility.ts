@@ -1,11 +1,14 @@
 // Request header processing done by the HTTP connection manager before routing, following Envoy's
 // conn_manager_utility.cc: trusted client address from XFF, XFF append, internal vs external requests
-// and the x-envoy-* header stripping that follows, x-forwarded-proto, and x-request-id generation.
+// and the x-envoy-* header stripping that follows, x-forwarded-proto, x-request-id generation, and XFCC
+// (in xfcc.ts).
 
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { HeaderMap } from './headers.ts';
 import type { CidrMatcher } from './cidr.ts';
+import type { DownstreamTlsInfo } from '../tls/connection-info.ts';
+import { mutateXfccRequestHeader, type XfccPolicy } from './xfcc.ts';
 
 export interface RequestHeaderPolicy {
   /** use_remote_address */
@@ -22,7 +25,11 @@ export interface RequestHeaderPolicy {
   readonly preserveExternalRequestId: boolean;
   /** Route config internal_only_headers: removed from external requests. */
   readonly internalOnlyHeaders: readonly string[];
+  /** forward_client_cert_details / set_current_client_cert_details; absent = SANITIZE, Envoy's default. */
+  readonly xfcc?: XfccPolicy;
 }
+
+const SANITIZE_XFCC: XfccPolicy = { forwardClientCertDetails: 'SANITIZE', setCurrentClientCertDetails: [] };
 
 /** Client-supplied control headers honoured only on internal requests (stripped from external ones). */
 const EXTERNAL_STRIPPED = [
@@ -55,9 +62,12 @@ function xffAddressFromRight(xff: string, skip: number): { ip: string; single: b
   return ip === '' ? undefined : { ip, single: parts.length === 1 };
 }
 
-/** Mutates `headers` as Envoy's HCM does; `peerIp` is the TCP peer, `tls` whether the connection is TLS. */
+/**
+ * Mutates `headers` as Envoy's HCM does; `peerIp` is the TCP peer, `tls` whether the connection is TLS,
+ * `downstreamTls` its TLS facts (for XFCC; undefined on plaintext).
+ */
 export function mutateRequestHeaders(headers: HeaderMap, peerIp: string, tls: boolean,
-  policy: RequestHeaderPolicy): RequestHeaderOutcome {
+  policy: RequestHeaderPolicy, downstreamTls?: DownstreamTlsInfo): RequestHeaderOutcome {
   const rawXff = headers['x-forwarded-for'];
   const xff = Array.isArray(rawXff) ? rawXff.join(',') : rawXff;
   let clientIp = peerIp;
@@ -107,5 +117,7 @@ export function mutateRequestHeaders(headers: HeaderMap, peerIp: string, tls: bo
       headers['x-request-id'] = randomUUID();
     }
   }
+  // Envoy does this last in mutateRequestHeaders.
+  mutateXfccRequestHeader(headers, downstreamTls, policy.xfcc ?? SANITIZE_XFCC);
   return { clientIp, internal };
 }

@@ -213,7 +213,7 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
     if (config.headersWithUnderscoresAction !== 'ALLOW' && !this.applyUnderscoreAction(config.headersWithUnderscoresAction)) return;
 
     const tls = (socket as { encrypted?: boolean }).encrypted === true;
-    const outcome = mutateRequestHeaders(this.request.headers, peerIp, tls, config.headerPolicy);
+    const outcome = mutateRequestHeaders(this.request.headers, peerIp, tls, config.headerPolicy, downstreamTls);
     info.downstreamRemoteAddress = outcome.clientIp === peerIp
       ? info.downstreamDirectRemoteAddress : `${outcome.clientIp}:0`;
     this.request.scheme = (this.request.headers['x-forwarded-proto'] as string | undefined) ?? (tls ? 'https' : 'http');

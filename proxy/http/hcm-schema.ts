@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { CidrRange } from './cidr.ts';
 import type { HttpFilterFactory } from './filter.ts';
+import { CLIENT_CERT_DETAIL_ORDER, type ClientCertDetail, type ForwardClientCertDetails } from './xfcc.ts';
 import { CidrRangeSchema } from '../config/core-schema.ts';
 import { ConfigSourceSchema, translateConfigSource, type ConfigSourceConfig } from '../config/config-source.ts';
 import { anyPayload, bool, duration, enumOf, forwardIssues, jsonName, message, onlyValues, typedConfig, uint32 } from '../config/schema-kit.ts';
@@ -35,6 +36,7 @@ export const HCM_DEFAULTS = {
   idleTimeoutMs: 60 * 60_000,
   maxHeadersCount: 100,
   headersWithUnderscoresAction: 'ALLOW',
+  forwardClientCertDetails: 'SANITIZE',
 } as const;
 
 /** HTTP header values Envoy accepts for server_name / via (no CR, LF or NUL). */
@@ -52,6 +54,15 @@ const HttpProtocolOptionsSchema = message('envoy.config.core.v3.HttpProtocolOpti
   headers_with_underscores_action: enumOf('envoy.config.core.v3.HttpProtocolOptions.HeadersWithUnderscoresAction',
     ['ALLOW', 'REJECT_REQUEST', 'DROP_HEADER']).optional(),
 }, { unimplemented: ['max_requests_per_connection', 'max_response_headers_kb', 'max_connection_duration', 'max_stream_duration'] });
+
+/** Which keys this proxy adds to XFCC; `subject` is a BoolValue, the others plain bools (all default false). */
+const SetCurrentClientCertDetailsSchema = message(`${HCM}.SetCurrentClientCertDetails`, {
+  subject: bool.optional(),
+  cert: bool.optional(),
+  chain: bool.optional(),
+  dns: bool.optional(),
+  uri: bool.optional(),
+});
 
 /** One configured HTTP filter, resolved to its registered type. */
 export interface HttpFilterConfig {
@@ -165,6 +176,9 @@ export const HttpConnectionManagerSchema = message(HCM, {
   http_protocol_options: Http1ProtocolOptionsSchema.optional(),
   access_log: z.array(AccessLogSchema).optional(),
   via: headerValue.optional(),
+  forward_client_cert_details: enumOf(`${HCM}.ForwardClientCertDetails`,
+    ['SANITIZE', 'FORWARD_ONLY', 'APPEND_FORWARD', 'SANITIZE_SET', 'ALWAYS_FORWARD_ONLY']).optional(),
+  set_current_client_cert_details: SetCurrentClientCertDetailsSchema.optional(),
   // Path normalisation (RFC 3986 dot segments, merged slashes) is not implemented yet: only Envoy's
   // default `false` is accepted, so a config that asks for it is rejected rather than served unnormalised.
   normalize_path: onlyValues(bool, [false], 'normalize_path').optional(),
@@ -177,7 +191,7 @@ export const HttpConnectionManagerSchema = message(HCM, {
   unimplemented: ['delayed_close_timeout', 'add_user_agent', 'scoped_routes', 'tracing', 'http2_protocol_options', 'http3_protocol_options',
     'scheme_header_transformation', 'access_log_flush_interval', 'flush_access_log_on_new_request',
     'access_log_options', 'original_ip_detection_extensions', 'early_header_mutation_extensions',
-    'forward_client_cert_details', 'set_current_client_cert_details', 'represent_ipv4_remote_address_as_ipv4_mapped_ipv6',
+    'forward_client_cert_matcher', 'represent_ipv4_remote_address_as_ipv4_mapped_ipv6',
     'upgrade_configs', 'path_with_escaped_slashes_action', 'request_id_extension', 'local_reply_config',
     'stream_error_on_invalid_http_message', 'path_normalization_options', 'strip_trailing_host_dot',
     'proxy_status_config', 'typed_header_validation_config', 'append_x_forwarded_port', 'append_local_overload',
@@ -227,6 +241,10 @@ export interface HcmConfig {
   readonly via: string;
   /** strip_matching_host_port / strip_any_host_port (mutually exclusive). */
   readonly stripHostPort: 'none' | 'matching' | 'any';
+  /** forward_client_cert_details: what happens to x-forwarded-client-cert (see xfcc.ts). */
+  readonly forwardClientCertDetails: ForwardClientCertDetails;
+  /** set_current_client_cert_details as the keys it asks for, in Envoy's emission order. */
+  readonly setCurrentClientCertDetails: readonly ClientCertDetail[];
 }
 
 /** Applies HCM_DEFAULTS to a parsed HttpConnectionManager (with its inline route_config, or undefined with rds). */
@@ -258,7 +276,19 @@ export function toHcmConfig(wire: HttpConnectionManagerWire, routeConfig: RouteC
     accessLog: wire.access_log ?? [],
     via: wire.via ?? '',
     stripHostPort: wire.strip_any_host_port ? 'any' : wire.strip_matching_host_port ? 'matching' : 'none',
+    forwardClientCertDetails: wire.forward_client_cert_details ?? d.forwardClientCertDetails,
+    setCurrentClientCertDetails: clientCertDetails(wire.set_current_client_cert_details),
   });
+}
+
+/**
+ * SetCurrentClientCertDetails as a list in Envoy's order (Cert, Chain, Subject, URI, DNS: its
+ * forward_client_cert_details.cc builds the list so, whatever order the config writes the fields in).
+ */
+function clientCertDetails(wire: HttpConnectionManagerWire['set_current_client_cert_details']): readonly ClientCertDetail[] {
+  if (!wire) return [];
+  const requested: Record<ClientCertDetail, boolean | undefined> = { Cert: wire.cert, Chain: wire.chain, Subject: wire.subject, URI: wire.uri, DNS: wire.dns };
+  return Object.freeze(CLIENT_CERT_DETAIL_ORDER.filter((d) => requested[d] === true));
 }
 
 /** RouteConfiguration.internal_only_headers, lower-cased as the header map keys them. */

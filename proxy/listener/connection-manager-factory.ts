@@ -55,6 +55,7 @@ export function buildConnectionManager(l: ListenerConfig, chain: FilterChainConf
     preserveExternalRequestId: hcm.preserveExternalRequestId,
     // With rds, RouteConfiguration.internal_only_headers change with the table in force.
     get internalOnlyHeaders() { return rds ? rds.internalOnlyHeaders : hcm.internalOnlyHeaders; },
+    xfcc: { forwardClientCertDetails: hcm.forwardClientCertDetails, setCurrentClientCertDetails: hcm.setCurrentClientCertDetails },
   };
   const config: ConnectionManagerConfig = {
     statPrefix: hcm.statPrefix,

@@ -46,6 +46,8 @@ export class ServedChain {
   private readonly ssl: () => SslStats;
   private readonly http: Server;
   private tlsServer: TlsServer | null = null;
+  /** The secureContextOptions the TLS server was last given (a secret rotation replaces the object). */
+  private tlsOptions: object | null = null;
   /** The connection manager's stats each open connection was counted in (decremented there on close). */
   private readonly socketHcmStats = new WeakMap<Socket, HcmConnectionStats>();
   private readonly open = new Set<Socket>();
@@ -89,9 +91,18 @@ export class ServedChain {
 
   /** Serves an accepted connection (bytes the listener filters read were put back into it). */
   serve(socket: Socket): void {
-    if (this.tlsServer) {
+    const tls = this.runtime.tls;
+    if (tls) {
+      // Envoy resets connections to a context whose secrets are not ready (init waits for them first).
+      if (!tls.ready) {
+        this.ssl().connectionError.inc();
+        socket.destroy();
+        return;
+      }
+      // A rotated secret: new handshakes take the new certificate, open connections keep theirs.
+      if (tls.secureContextOptions !== this.tlsOptions) this.setTls(tls);
       // The TLS socket takes over the connection, bytes put back by the listener filters included.
-      this.tlsServer.emit('connection', socket);
+      this.tlsServer!.emit('connection', socket);
       return;
     }
     this.http.emit('connection', socket);
@@ -142,8 +153,11 @@ export class ServedChain {
   private setTls(tls: DownstreamTlsConfig | null): void {
     if (!tls) {
       this.tlsServer = null;
+      this.tlsOptions = null;
       return;
     }
+    if (!tls.ready) return; // composed on the first connection once its secrets are loaded
+    this.tlsOptions = tls.secureContextOptions;
     const options = {
       ...tls.secureContextOptions,
       // The client certificate is asked for when a validation context exists; verifyPeer decides.

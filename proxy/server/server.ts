@@ -14,6 +14,9 @@ import { StatsStore } from '../stats/store.ts';
 import { startStatsFlush } from '../stats/flush.ts';
 import { createClusterManager, type DnsResolver, type DynamicClusterManager } from '../upstream/cluster-manager.ts';
 import { XdsManager } from '../xds/xds-manager.ts';
+import { renderCertificates } from '../admin/certs.ts';
+import { agentConfigFromMetadata } from '../agent/agent-config.ts';
+import { WorkloadAgent } from '../agent/workload-agent.ts';
 import '../filters/http/index.ts';
 
 export const NODEVOY_VERSION = '0.1.0';
@@ -30,6 +33,11 @@ export interface ServerOptions {
   readonly onQuit?: () => void;
   /** --drain-time-s: how long listeners removed or replaced by LDS drain (default 600 s, as Envoy). */
   readonly drainTimeMs?: number;
+  /**
+   * The bootstrap token (--ca-token-file / NODEVOY_CA_TOKEN) the workload agent proves its identity with,
+   * when node.metadata names a CA_ADDRESS.
+   */
+  readonly caToken?: string;
 }
 
 /** Envoy's --drain-time-s default. */
@@ -45,6 +53,8 @@ export class Server {
   readonly listenerManager: ListenerManager;
   /** The xDS wiring; null for a bootstrap without dynamic resources or xDS config sources. */
   readonly xds: XdsManager | null;
+  /** The workload agent (certificates from the CA service); null without node.metadata.CA_ADDRESS. */
+  readonly agent: WorkloadAgent | null;
   private admin: AdminServer | null = null;
   private state: ServerState = 'PRE_INITIALIZING';
   private readonly startedAt: number;
@@ -65,8 +75,9 @@ export class Server {
     });
     this.xds = usesXds(this.bootstrap) ? new XdsManager({
       node: xdsNode(this.bootstrap), dynamicResources: this.bootstrap.dynamicResources, clusterManager: this.clusterManager,
-      stats: this.stats, clock: this.clock, random: this.random, logger: this.logger,
+      stats: this.stats, clock: this.clock, random: this.random, logger: this.logger, secrets: this.bootstrap.secrets,
     }) : null;
+    this.agent = this.workloadAgent(options.caToken);
     this.listenerManager = new ListenerManager({
       stats: this.stats, clock: this.clock, random: this.random, logger: this.logger, clusterManager: this.clusterManager,
       drainTimeMs: options.drainTimeMs ?? DEFAULT_DRAIN_TIME_MS,
@@ -111,6 +122,7 @@ export class Server {
         listeners: () => this.listenerManager.listeners().map((l) => ({ name: l.config.name, address: `${l.config.address}:${l.port}` })),
         configDump: ({ includeEds }) => buildConfigDump(this.bootstrap.configDump, new Date(this.startedAt).toISOString(), {
           includeEds, ...(this.xds ? { dynamic: this.xds.dump() } : {}),
+          secrets: this.bootstrap.secrets.all().map((sec) => ({ name: sec.name, secret: sec.wire, lastUpdatedMs: sec.lastUpdatedMs })),
         }),
         serverInfo: () => ({
           version: `nodevoy/${NODEVOY_VERSION}/Clean/RELEASE/OpenSSL`,
@@ -119,12 +131,15 @@ export class Server {
           uptimeSeconds: Math.floor((this.clock.now() - this.startedAt) / 1000),
         }),
         state: () => this.state,
+        certs: () => renderCertificates(this.bootstrap.secrets.all(), this.clock.now()),
         quit: () => this.options.onQuit?.(),
         setHealthCheckFailing: (failing: boolean) => this.setHealthCheckFailing(failing),
         logger: this.logger,
       });
       log.info(`admin address: ${admin.address}:${this.admin.port}`);
     }
+    await this.initializeSecrets();
+    if (this.stopping) return;
     await this.clusterManager.initialized();
     if (this.xds) this.clusterManager.setEndpointSource(this.xds);
     for (const l of this.bootstrap.listeners) this.listenerManager.addStatic(l);
@@ -136,6 +151,34 @@ export class Server {
     this.stats.counter('listener_manager.workers_started').inc();
     this.stats.gauge('server.live').set(1);
     this.state = 'LIVE';
+  }
+
+  /**
+   * Starts secret rotation (watched_directory) and the workload agent, then waits until every static secret is
+   * loaded: a TLS context is not served without its certificate (Envoy's init waits for a context's secrets;
+   * Istio's SDS initial_fetch_timeout is 0s, wait for ever, and so is this wait). /ready says INITIALIZING meanwhile.
+   */
+  private async initializeSecrets(): Promise<void> {
+    const secrets = this.bootstrap.secrets;
+    const log = this.logger.get('secret');
+    secrets.start({ clock: this.clock, log, stats: this.stats });
+    this.agent?.start();
+    const pending = secrets.pending();
+    if (pending.length === 0) return;
+    log.info(`waiting for secrets ${pending.map((p) => `${p.name} (${p.watchedDirectory ?? 'no watched_directory'})`).join(', ')}`);
+    await secrets.whenReady();
+  }
+
+  /** The agent node.metadata asks for (CA_ADDRESS); a metadata error or a missing token fails the start. */
+  private workloadAgent(token: string | undefined): WorkloadAgent | null {
+    const config = agentConfigFromMetadata(this.bootstrap.node.metadata);
+    if (!config.ok) throw new Error(`workload agent: ${config.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+    if (config.value === null) return null;
+    if (token === undefined) throw new Error('workload agent: node.metadata.CA_ADDRESS is set but no bootstrap token was given (--ca-token-file or NODEVOY_CA_TOKEN)');
+    return new WorkloadAgent(config.value, token, {
+      clock: this.clock, random: this.random, log: this.logger.get('secret'), stats: this.stats,
+      onWritten: (dir) => this.bootstrap.secrets.reloadDirectory(dir),
+    });
   }
 
   /** The bound port of a listener by name (after start; useful with port_value 0). */
@@ -187,6 +230,8 @@ export class Server {
 
   private async closeRest(): Promise<void> {
     this.statsFlush?.cancel();
+    this.agent?.stop();
+    this.bootstrap.secrets.close();
     await this.clusterManager.close();
     await this.admin?.close();
     this.stats.gauge('server.live').set(0);

@@ -1,13 +1,19 @@
-// Translation of DownstreamTlsContext / UpstreamTlsContext into what the sockets use: a Node SecureContext
-// built once at config time (certificate, key, trusted CA, protocol versions, ciphers, curves), the ALPN
-// list and the peer validation (chain against trusted_ca, SAN matchers). Runs when the transport socket is
-// parsed (tls-schema.ts), so unreadable files and bad PEM are config errors with paths. Keys stay in memory.
+// Translation of DownstreamTlsContext / UpstreamTlsContext into what the sockets use: Node SecureContext
+// options (certificate, key, trusted CA, protocol versions, ciphers, curves), the ALPN list and the peer
+// validation (chain against trusted_ca, SAN matchers). Runs when the transport socket is parsed
+// (tls-schema.ts), so unreadable files, bad PEM and unknown secret names are config errors with paths.
+// Certificates and CAs named through SdsSecretConfig come from the bootstrap's static secrets and follow
+// their rotations: the context is rebuilt when a secret's material changes (checked per new connection).
 
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { fail, ok, type ConfigError, type Result } from '../common/result.ts';
+import { currentSecrets } from '../secrets/secret-scope.ts';
+import type { StaticSecret } from '../secrets/static-secrets.ts';
 import { readDataSource } from './data-source.ts';
 import { compileSanCheck, type SanCheck } from './san-matcher.ts';
-import type { CommonTlsContextWire, DownstreamTlsContextWire, TlsVersion, UpstreamTlsContextWire } from './tls-schema.ts';
+import type {
+  CertificateValidationContextWire, CommonTlsContextWire, DownstreamTlsContextWire, SdsSecretConfigWire, TlsVersion, UpstreamTlsContextWire,
+} from './tls-schema.ts';
 
 /** How a peer certificate is checked after the handshake (Envoy's DefaultCertValidator). */
 export interface PeerValidation {
@@ -23,10 +29,15 @@ export interface PeerValidation {
 }
 
 export interface TlsContextConfig {
-  /** What the context is built from (a tls.Server takes options, not a SecureContext). */
+  /**
+   * What the context is built from (a tls.Server takes options, not a SecureContext). The same object until
+   * a secret the context uses rotates: compare by identity to notice a rotation.
+   */
   readonly secureContextOptions: Readonly<SecureContextOptions>;
-  /** Built once from secureContextOptions (tls.connect takes it as is). */
+  /** Built from secureContextOptions (tls.connect takes it as is). */
   readonly secureContext: SecureContext;
+  /** False while a secret the context names is not loaded yet (Envoy: the context's secrets are not ready). */
+  readonly ready: boolean;
   /** common_tls_context.alpn_protocols (empty = no ALPN). */
   readonly alpnProtocols: readonly string[];
   readonly validation: PeerValidation;
@@ -51,12 +62,153 @@ export function opensslCipherList(suites: readonly string[]): string {
   return suites.flatMap((s) => s.replace(/^\[|\]$/g, '').split('|')).join(':');
 }
 
+/** A certificate and its key, PEM (inline, or a tls_certificate secret's material). */
+interface CertificatePair {
+  readonly certificateChain: Buffer;
+  readonly privateKey: Buffer;
+}
+
+/** Where the certificate or the trusted CA comes from: read at config time, or a static secret by name. */
+type Source<T> = { readonly inline: T } | { readonly secret: StaticSecret } | null;
+
+/** The certificate now: null = none configured, undefined = its secret is not loaded yet. */
+function certificateOf(source: Source<CertificatePair>): CertificatePair | null | undefined {
+  if (source === null) return null;
+  if ('inline' in source) return source.inline;
+  const m = source.secret.current;
+  return m?.kind === 'tls_certificate' ? m : undefined;
+}
+
+/** The trusted CA PEM now: null = none configured, undefined = its secret is not loaded yet. */
+function trustedCaOf(source: Source<Buffer>): Buffer | null | undefined {
+  if (source === null) return null;
+  if ('inline' in source) return source.inline;
+  const m = source.secret.current;
+  return m?.kind === 'validation_context' ? m.trustedCa : undefined;
+}
+
+/** A TLS context whose options are recomposed when a secret it names has new material. */
+class TlsContext implements UpstreamTlsConfig {
+  readonly alpnProtocols: readonly string[];
+  readonly validation: PeerValidation;
+  readonly sni: string;
+  private readonly base: SecureContextOptions;
+  private readonly cert: Source<CertificatePair>;
+  private readonly ca: Source<Buffer>;
+  /** The material the current context was composed from (identity-compared: secrets swap whole objects). */
+  private composedCert: CertificatePair | null | undefined;
+  private composedCa: Buffer | null | undefined;
+  private options: Readonly<SecureContextOptions> = {};
+  private context: SecureContext | undefined;
+
+  constructor(base: SecureContextOptions, cert: Source<CertificatePair>, ca: Source<Buffer>, alpn: readonly string[], validation: PeerValidation, sni: string) {
+    this.base = base;
+    this.cert = cert;
+    this.ca = ca;
+    this.alpnProtocols = alpn;
+    this.validation = validation;
+    this.sni = sni;
+  }
+
+  get ready(): boolean {
+    return certificateOf(this.cert) !== undefined && trustedCaOf(this.ca) !== undefined;
+  }
+
+  get secureContextOptions(): Readonly<SecureContextOptions> {
+    this.refresh();
+    return this.options;
+  }
+
+  get secureContext(): SecureContext {
+    this.refresh();
+    return this.context!;
+  }
+
+  /** Builds the context now (config time), returning OpenSSL's complaint if it cannot be built. */
+  compose(): string | undefined {
+    try {
+      this.refresh();
+      return undefined;
+    } catch (err) {
+      // OpenSSL's message names the failing step (bad PEM, key mismatch, unknown cipher), never the key.
+      return (err as Error).message;
+    }
+  }
+
+  /**
+   * Recomposes after a rotation. The secrets checked their material before swapping it in; should OpenSSL
+   * still refuse it, the previous context stays (new handshakes keep the old certificate).
+   */
+  private refresh(): void {
+    const cert = certificateOf(this.cert);
+    const ca = trustedCaOf(this.ca);
+    if (this.context && cert === this.composedCert && ca === this.composedCa) return;
+    const options: SecureContextOptions = { ...this.base };
+    if (cert) {
+      options.cert = cert.certificateChain;
+      options.key = cert.privateKey;
+    }
+    if (ca) options.ca = ca;
+    try {
+      this.context = createSecureContext(options);
+      this.options = Object.freeze(options);
+    } catch (err) {
+      if (!this.context) throw err;
+    }
+    this.composedCert = cert;
+    this.composedCa = ca;
+  }
+}
+
+/** Resolves an SdsSecretConfig by name against the static secrets of the config being parsed. */
+function staticSecret(ref: SdsSecretConfigWire, kind: StaticSecret['kind'], path: string, errors: ConfigError[]): StaticSecret | undefined {
+  const secret = currentSecrets<StaticSecret>()?.get(ref.name);
+  if (!secret) {
+    errors.push({ path: `${path}.name`, kind: 'invalid', message: `unknown static secret "${ref.name}": a secret name without sds_config must name an entry of the bootstrap's static_resources.secrets` });
+    return undefined;
+  }
+  if (secret.kind !== kind) {
+    errors.push({ path: `${path}.name`, kind: 'invalid', message: `static secret "${ref.name}" holds a ${secret.kind}, not a ${kind}` });
+    return undefined;
+  }
+  return secret;
+}
+
+/** The validation settings (SAN matchers) and trusted CA source of the context's validation_context_type. */
+function validationOf(common: CommonTlsContextWire | undefined, at: string, errors: ConfigError[]): { wire: CertificateValidationContextWire | undefined; ca: Source<Buffer> } {
+  const inlineCa = (v: CertificateValidationContextWire | undefined, path: string): Source<Buffer> => {
+    if (!v?.trusted_ca) return null;
+    const ca = readDataSource(v.trusted_ca, `${path}.trusted_ca`);
+    if (ca.ok) return { inline: ca.value };
+    errors.push(...ca.errors);
+    return null;
+  };
+  if (common?.validation_context) return { wire: common.validation_context, ca: inlineCa(common.validation_context, `${at}.validation_context`) };
+  const ref = common?.validation_context_sds_secret_config ?? common?.combined_validation_context?.validation_context_sds_secret_config;
+  if (!ref) return { wire: undefined, ca: null };
+  const combined = common?.combined_validation_context;
+  const refPath = combined ? `${at}.combined_validation_context.validation_context_sds_secret_config` : `${at}.validation_context_sds_secret_config`;
+  const secret = staticSecret(ref, 'validation_context', refPath, errors);
+  // CombinedCertificateValidationContext: the secret's validation context merged into default_validation_context
+  // (repeated SAN matchers concatenate, as protobuf MergeFrom does).
+  const fromSecret = secret?.wire.validation_context;
+  const base = combined?.default_validation_context;
+  const typed = [...(base?.match_typed_subject_alt_names ?? []), ...(fromSecret?.match_typed_subject_alt_names ?? [])];
+  const legacy = [...(base?.match_subject_alt_names ?? []), ...(fromSecret?.match_subject_alt_names ?? [])];
+  const wire: CertificateValidationContextWire = {
+    ...(typed.length > 0 ? { match_typed_subject_alt_names: typed } : {}),
+    ...(legacy.length > 0 ? { match_subject_alt_names: legacy } : {}),
+  };
+  if (base?.trusted_ca) errors.push({ path: `${at}.combined_validation_context.default_validation_context.trusted_ca`, kind: 'invalid', message: 'trusted_ca comes from the validation_context_sds_secret_config secret; do not also set it here' });
+  return { wire, ca: secret ? { secret } : null };
+}
+
 /**
  * `side` picks Envoy's version defaults: minimum TLSv1_2 for both; maximum TLSv1_3 for servers and
  * TLSv1_2 for clients (TlsParameters.tls_maximum_protocol_version).
  */
 function buildContext(common: CommonTlsContextWire | undefined, side: 'server' | 'client',
-  requireCertificate: boolean): Result<TlsContextConfig> {
+  requireCertificate: boolean, sni: string): Result<UpstreamTlsConfig> {
   const at = 'common_tls_context';
   const errors: ConfigError[] = [];
   const options: SecureContextOptions = {};
@@ -69,52 +221,42 @@ function buildContext(common: CommonTlsContextWire | undefined, side: 'server' |
   if (params?.ecdh_curves && params.ecdh_curves.length > 0) options.ecdhCurve = params.ecdh_curves.join(':');
 
   const certs = common?.tls_certificates ?? [];
-  if (certs.length > 1) {
-    errors.push({ path: `${at}.tls_certificates[1]`, kind: 'not-implemented', message: 'nodevoy serves one certificate per TLS context (Envoy may hold several and pick one by key type or SNI)' });
+  const certRefs = common?.tls_certificate_sds_secret_configs ?? [];
+  if (certs.length + certRefs.length > 1) {
+    const extra = certs.length > 1 ? `${at}.tls_certificates[1]` : `${at}.tls_certificate_sds_secret_configs[${certs.length > 0 ? 0 : 1}]`;
+    errors.push({ path: extra, kind: 'not-implemented', message: 'nodevoy serves one certificate per TLS context (Envoy may hold several and pick one by key type or SNI)' });
   }
-  const cert = certs[0];
-  if (cert) {
-    const chain = readDataSource(cert.certificate_chain, `${at}.tls_certificates[0].certificate_chain`);
-    const key = readDataSource(cert.private_key, `${at}.tls_certificates[0].private_key`);
+  let cert: Source<CertificatePair> = null;
+  const inline = certs[0];
+  if (inline) {
+    const chain = readDataSource(inline.certificate_chain, `${at}.tls_certificates[0].certificate_chain`);
+    const key = readDataSource(inline.private_key, `${at}.tls_certificates[0].private_key`);
     if (!chain.ok) errors.push(...chain.errors);
     if (!key.ok) errors.push(...key.errors);
-    if (chain.ok && key.ok) {
-      options.cert = chain.value;
-      options.key = key.value;
-    }
+    if (chain.ok && key.ok) cert = { inline: { certificateChain: chain.value, privateKey: key.value } };
+  } else if (certRefs[0]) {
+    const secret = staticSecret(certRefs[0], 'tls_certificate', `${at}.tls_certificate_sds_secret_configs[0]`, errors);
+    if (secret) cert = { secret };
   }
-  const validation = common?.validation_context;
-  if (validation?.trusted_ca) {
-    const ca = readDataSource(validation.trusted_ca, `${at}.validation_context.trusted_ca`);
-    if (ca.ok) options.ca = ca.value;
-    else errors.push(...ca.errors);
-  }
+  const validation = validationOf(common, at, errors);
   if (errors.length > 0) return fail(errors);
 
-  let secureContext: SecureContext;
-  try {
-    secureContext = createSecureContext(options);
-  } catch (err) {
-    // OpenSSL's message names the failing step (bad PEM, key mismatch, unknown cipher), never the key.
-    return fail([{ path: at, kind: 'invalid', message: `cannot build the TLS context: ${(err as Error).message}` }]);
-  }
-  const sanCheck = compileSanCheck(validation);
-  return ok({
-    secureContextOptions: Object.freeze(options),
-    secureContext,
-    alpnProtocols: common?.alpn_protocols ?? [],
-    validation: { verifyChain: validation?.trusted_ca !== undefined, sanCheck, requireCertificate: requireCertificate || sanCheck !== null },
-  });
+  const sanCheck = compileSanCheck(validation.wire);
+  const context = new TlsContext(options, cert, validation.ca, common?.alpn_protocols ?? [], {
+    verifyChain: validation.ca !== null, sanCheck, requireCertificate: requireCertificate || sanCheck !== null,
+  }, sni);
+  // Secrets not loaded yet are composed once they are (init waits for them).
+  const problem = context.ready ? context.compose() : undefined;
+  if (problem !== undefined) return fail([{ path: at, kind: 'invalid', message: `cannot build the TLS context: ${problem}` }]);
+  return ok(context);
 }
 
 /** FilterChain.transport_socket's DownstreamTlsContext; error paths are relative to it. */
 export function translateDownstreamTls(wire: DownstreamTlsContextWire): Result<DownstreamTlsConfig> {
-  return buildContext(wire.common_tls_context, 'server', wire.require_client_certificate ?? false);
+  return buildContext(wire.common_tls_context, 'server', wire.require_client_certificate ?? false, '');
 }
 
 /** Cluster.transport_socket's UpstreamTlsContext; error paths are relative to it. */
 export function translateUpstreamTls(wire: UpstreamTlsContextWire): Result<UpstreamTlsConfig> {
-  const built = buildContext(wire.common_tls_context, 'client', false);
-  if (!built.ok) return built;
-  return ok({ ...built.value, sni: wire.sni ?? '' });
+  return buildContext(wire.common_tls_context, 'client', false, wire.sni ?? '');
 }

@@ -28,13 +28,25 @@ const TlsParametersSchema = message(`${PKG}.TlsParameters`, {
   ecdh_curves: z.array(z.string().min(1)).optional(),
 }, { unimplemented: ['signature_algorithms', 'compliance_policies'] });
 
+const TLS_CERTIFICATE_UNIMPLEMENTED = ['pkcs12', 'private_key_provider', 'password', 'ocsp_staple', 'signed_certificate_timestamp'];
+
+/** TlsCertificate inline in a CommonTlsContext (read once; rotation is for secrets with a watched_directory). */
 const TlsCertificateSchema = message(`${PKG}.TlsCertificate`, {
   certificate_chain: DataSourceSchema,
   private_key: DataSourceSchema,
-}, {
-  unimplemented: ['pkcs12', 'watched_directory', 'private_key_provider', 'password', 'ocsp_staple',
-    'signed_certificate_timestamp'],
-});
+}, { unimplemented: [...TLS_CERTIFICATE_UNIMPLEMENTED, 'watched_directory'] });
+
+export type TlsCertificateWire = z.output<typeof TlsCertificateSchema>;
+
+/** envoy.config.core.v3.WatchedDirectory: a directory whose changes (a file moved into it) reload a secret. */
+export const WatchedDirectorySchema = message('envoy.config.core.v3.WatchedDirectory', { path: z.string().min(1) });
+
+/** TlsCertificate of a Secret (static_resources.secrets): may name the watched_directory that rotates it. */
+export const SecretTlsCertificateSchema = message(`${PKG}.TlsCertificate`, {
+  certificate_chain: DataSourceSchema,
+  private_key: DataSourceSchema,
+  watched_directory: WatchedDirectorySchema.optional(),
+}, { unimplemented: TLS_CERTIFICATE_UNIMPLEMENTED });
 
 export const SAN_TYPES = ['EMAIL', 'DNS', 'URI', 'IP_ADDRESS'] as const;
 export type SanType = (typeof SAN_TYPES)[number];
@@ -54,26 +66,51 @@ const SubjectAltNameMatcherSchema = message(`${PKG}.SubjectAltNameMatcher`, {
 
 export type SubjectAltNameMatcherWire = z.output<typeof SubjectAltNameMatcherSchema>;
 
-const CertificateValidationContextSchema = message(`${PKG}.CertificateValidationContext`, {
+const VALIDATION_CONTEXT_UNIMPLEMENTED = ['ca_certificate_provider_instance', 'system_root_certs', 'verify_certificate_spki',
+  'verify_certificate_hash', 'require_signed_certificate_timestamp', 'crl', 'allow_expired_certificate',
+  'trust_chain_verification', 'custom_validator_config', 'only_verify_leaf_cert_crl', 'max_verify_depth'];
+
+const validationContextShape = {
   trusted_ca: DataSourceSchema.optional(),
   match_typed_subject_alt_names: z.array(SubjectAltNameMatcherSchema).optional(),
   // Deprecated: ignored when match_typed_subject_alt_names is set (Envoy's DefaultCertValidator).
   match_subject_alt_names: z.array(StringMatcherSchema).optional(),
-}, {
-  unimplemented: ['ca_certificate_provider_instance', 'system_root_certs', 'watched_directory', 'verify_certificate_spki',
-    'verify_certificate_hash', 'require_signed_certificate_timestamp', 'crl', 'allow_expired_certificate',
-    'trust_chain_verification', 'custom_validator_config', 'only_verify_leaf_cert_crl', 'max_verify_depth'],
-});
+};
+
+const CertificateValidationContextSchema = message(`${PKG}.CertificateValidationContext`, validationContextShape,
+  { unimplemented: [...VALIDATION_CONTEXT_UNIMPLEMENTED, 'watched_directory'] });
+
+/** CertificateValidationContext of a Secret: may name the watched_directory that rotates its trusted_ca. */
+export const SecretValidationContextSchema = message(`${PKG}.CertificateValidationContext`, {
+  ...validationContextShape,
+  watched_directory: WatchedDirectorySchema.optional(),
+}, { unimplemented: VALIDATION_CONTEXT_UNIMPLEMENTED });
 
 export type CertificateValidationContextWire = z.output<typeof CertificateValidationContextSchema>;
 
-/** SdsSecretConfig: parsed so its errors carry paths, but secrets from SDS are not implemented yet. */
+/**
+ * SdsSecretConfig. With only `name` it refers to a static secret of the bootstrap (static_resources.secrets),
+ * resolved when the TLS context is translated (tls-context.ts); secrets fetched over SDS (`sds_config`) are
+ * not implemented.
+ */
 const SdsSecretConfigSchema = message(`${PKG}.SdsSecretConfig`, {
   name: z.string().min(1),
   sds_config: ConfigSourceSchema.optional(),
-}).superRefine((_s, ctx) => {
-  ctx.addIssue({ code: 'custom', message: 'secrets from SDS (SdsSecretConfig) are not implemented yet: give tls_certificates / validation_context inline or as files', params: { kind: 'not-implemented' } });
+}).superRefine((s, ctx) => {
+  if (s.sds_config === undefined) return;
+  ctx.addIssue({ code: 'custom', path: ['sds_config'], message: 'secrets fetched over SDS (sds_config) are not implemented: name a static secret of the bootstrap (static_resources.secrets), whose files can rotate through watched_directory', params: { kind: 'not-implemented' } });
 });
+
+export type SdsSecretConfigWire = z.output<typeof SdsSecretConfigSchema>;
+
+/**
+ * CommonTlsContext.CombinedCertificateValidationContext: the validation context is the SDS secret's
+ * (trusted_ca) merged with default_validation_context (SAN matchers), Envoy's and Istio's shape for mTLS.
+ */
+const CombinedValidationContextSchema = message(`${PKG}.CommonTlsContext.CombinedCertificateValidationContext`, {
+  default_validation_context: CertificateValidationContextSchema,
+  validation_context_sds_secret_config: SdsSecretConfigSchema,
+}, { unimplemented: ['validation_context_certificate_provider', 'validation_context_certificate_provider_instance'] });
 
 const CommonTlsContextSchema = message(`${PKG}.CommonTlsContext`, {
   tls_params: TlsParametersSchema.optional(),
@@ -81,11 +118,16 @@ const CommonTlsContextSchema = message(`${PKG}.CommonTlsContext`, {
   tls_certificate_sds_secret_configs: z.array(SdsSecretConfigSchema).optional(),
   validation_context: CertificateValidationContextSchema.optional(),
   validation_context_sds_secret_config: SdsSecretConfigSchema.optional(),
+  combined_validation_context: CombinedValidationContextSchema.optional(),
   alpn_protocols: z.array(z.string().min(1)).optional(),
 }, {
   unimplemented: ['tls_certificate_provider_instance', 'tls_certificate_certificate_provider',
-    'tls_certificate_certificate_provider_instance', 'combined_validation_context', 'validation_context_certificate_provider',
+    'tls_certificate_certificate_provider_instance', 'validation_context_certificate_provider',
     'validation_context_certificate_provider_instance', 'custom_handshaker', 'key_log', 'custom_tls_certificate_selector'],
+}).superRefine((c, ctx) => {
+  // validation_context_type is a oneof.
+  const set = (['validation_context', 'validation_context_sds_secret_config', 'combined_validation_context'] as const).filter((k) => c[k] !== undefined);
+  if (set.length > 1) ctx.addIssue({ code: 'custom', path: [set[1]!], message: `only one of validation_context, validation_context_sds_secret_config, combined_validation_context may be set (got ${set.join(', ')})` });
 });
 
 export type CommonTlsContextWire = z.output<typeof CommonTlsContextSchema>;
@@ -98,9 +140,9 @@ export const DownstreamTlsContextSchema = message(`${PKG}.DownstreamTlsContext`,
     'disable_stateless_session_resumption', 'disable_stateful_session_resumption', 'session_timeout',
     'ocsp_staple_policy', 'full_scan_certs_on_sni_mismatch', 'prefer_client_ciphers'],
 }).superRefine((c, ctx) => {
-  // Envoy: "Server TlsCertificates must have a certificate specified" (SDS is not implemented here).
-  if ((c.common_tls_context?.tls_certificates ?? []).length === 0 && c.common_tls_context?.tls_certificate_sds_secret_configs === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['common_tls_context', 'tls_certificates'], message: 'a DownstreamTlsContext needs a server certificate in tls_certificates' });
+  // Envoy: "Server TlsCertificates must have a certificate specified".
+  if ((c.common_tls_context?.tls_certificates ?? []).length === 0 && (c.common_tls_context?.tls_certificate_sds_secret_configs ?? []).length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['common_tls_context', 'tls_certificates'], message: 'a DownstreamTlsContext needs a server certificate in tls_certificates or tls_certificate_sds_secret_configs' });
   }
 });
 

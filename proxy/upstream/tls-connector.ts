@@ -22,14 +22,30 @@ function isTlsError(err: Error & { code?: string }): boolean {
  * Node's own server identity check is off: Envoy checks names only through the SAN matchers.
  */
 export function tlsConnector(base: buildConnector.BuildOptions, tls: UpstreamTlsConfig, stats: SslStats): buildConnector.connector {
-  const connector = buildConnector({
+  const build = (): buildConnector.connector => buildConnector({
     ...base,
     secureContext: tls.secureContext,
     rejectUnauthorized: false,
     checkServerIdentity: () => undefined,
+    // No session resumption: a resumed session carries no peer certificate chain in Node, and every new
+    // connection must show one to the SAN matchers (pools keep connections alive, so handshakes are rare).
+    maxCachedSessions: 0,
     ...(tls.sni !== '' ? { servername: tls.sni } : {}),
   });
+  let secureContext = tls.ready ? tls.secureContext : undefined;
+  let connector = build();
   return (opts, callback) => {
+    // Envoy fails requests to a cluster whose TLS context's secrets are not ready.
+    if (!tls.ready) {
+      stats.connectionError.inc();
+      callback(Object.assign(new Error('TLS_error: the TLS context\'s secrets are not loaded yet'), { code: TLS_VERIFY_FAILED }), null);
+      return;
+    }
+    // A rotated secret: new connections present the new client certificate; pooled ones keep theirs.
+    if (tls.secureContext !== secureContext) {
+      secureContext = tls.secureContext;
+      connector = build();
+    }
     connector({ ...opts, protocol: 'https:', ...(tls.sni !== '' ? { servername: tls.sni } : {}) }, (err, socket) => {
       if (err) {
         if (isTlsError(err)) stats.connectionError.inc();

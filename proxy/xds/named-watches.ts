@@ -1,6 +1,7 @@
 // Watches on named resources of a non-state-of-the-world type (RDS, EDS): per config source, one
 // subscription whose resource_names are the names someone watches, re-subscribed as watches come and
-// go. Each accepted resource goes to its watchers; errors they return NACK the response.
+// go. Each accepted resource goes to its watchers; errors they return NACK the response; the watchers of
+// the resources a NACK implicates are told (Envoy's onConfigUpdateFailed: a first fetch ends warming).
 
 import type { XdsWatch } from '../../control-client/client.ts';
 import type { Clock } from '../common/clock.ts';
@@ -11,6 +12,14 @@ import type { TrackedType } from './tracked-type.ts';
 
 /** Applies one resource; returned errors (paths relative to the resource) reject the response. */
 export type NamedHandler<T> = (resource: T) => readonly ConfigError[];
+
+/** A response carrying the watched resource (or one that could not be read) was rejected. */
+export type RejectedHandler = () => void;
+
+interface Watcher<T> {
+  readonly apply: NamedHandler<T>;
+  readonly rejected: RejectedHandler | undefined;
+}
 
 /** A resource in force, as /config_dump shows it. */
 export interface HeldResource<T> {
@@ -26,7 +35,7 @@ interface SourceState<T> {
   readonly source: ConfigSourceConfig;
   /** Null until the first flush subscribes. */
   watch: XdsWatch | null;
-  readonly handlers: Map<string, Set<NamedHandler<T>>>;
+  readonly handlers: Map<string, Set<Watcher<T>>>;
   readonly held: Map<string, HeldResource<T>>;
   /** The resource_names last sent (sorted, joined). */
   sentNames: string;
@@ -46,8 +55,11 @@ export class NamedWatches<T> {
     this.clock = clock;
   }
 
-  /** Watches `name`; the handler runs at once with the resource already held, if any. */
-  watch(source: ConfigSourceConfig, name: string, handler: NamedHandler<T>): { cancel(): void } {
+  /**
+   * Watches `name`; the handler runs at once with the resource already held, if any. `onRejected` runs for each
+   * rejected response implicating `name`: one whose copy of it, or whose whole body, was rejected.
+   */
+  watch(source: ConfigSourceConfig, name: string, handler: NamedHandler<T>, onRejected?: RejectedHandler): { cancel(): void } {
     const key = configSourceKey(source);
     let state = this.sources.get(key);
     if (!state) {
@@ -62,12 +74,13 @@ export class NamedWatches<T> {
       this.queueFlush(key, s);
     }
     const set = handlers;
-    set.add(handler);
+    const watcher: Watcher<T> = { apply: handler, rejected: onRejected };
+    set.add(watcher);
     const current = s.held.get(name);
     if (current) handler(current.resource);
     return {
       cancel: () => {
-        if (!set.delete(handler) || set.size > 0 || s.handlers.get(name) !== set) return;
+        if (!set.delete(watcher) || set.size > 0 || s.handlers.get(name) !== set) return;
         s.handlers.delete(name);
         s.held.delete(name);
         this.queueFlush(key, s);
@@ -102,8 +115,19 @@ export class NamedWatches<T> {
       if (joined === state.sentNames) return;
       state.sentNames = joined;
       if (state.watch) state.watch.setResourceNames(names);
-      else state.watch = this.pool.get(state.source).subscribe(this.tracked.type, names, (u) => this.apply(state, u.versionInfo, [...u.added, ...u.updated]));
+      else {
+        state.watch = this.pool.get(state.source).subscribe(this.tracked.type, names,
+          (u) => this.apply(state, u.versionInfo, [...u.added, ...u.updated]), (errors) => this.rejected(state, errors));
+      }
     });
+  }
+
+  /** A NACK of this source's subscription: counted once, then the watchers of every implicated name are told. */
+  private rejected(state: SourceState<T>, errors: readonly ConfigError[]): void {
+    const implicated = this.tracked.rejected(errors) ?? [...state.handlers.keys()];
+    for (const name of implicated) {
+      for (const watcher of [...state.handlers.get(name) ?? []]) watcher.rejected?.();
+    }
   }
 
   /**
@@ -117,11 +141,11 @@ export class NamedWatches<T> {
       const handlers = state.handlers.get(name);
       if (!handlers) continue;
       const root = `resources[${this.tracked.indexOf(name)}]`;
-      const own = [...handlers].flatMap((handler) => handler(resource).map((e) => ({ ...e, path: e.path === '' ? root : `${root}.${e.path}` })));
+      const own = [...handlers].flatMap((w) => w.apply(resource).map((e) => ({ ...e, path: e.path === '' ? root : `${root}.${e.path}` })));
       if (own.length > 0) errors.push(...own);
       else state.held.set(name, { name, resource, raw: this.tracked.rawOf(name), versionInfo, lastUpdatedMs: now });
     }
-    if (errors.length > 0) return this.tracked.reject(errors);
+    if (errors.length > 0) return errors;
     this.tracked.accepted(versionInfo);
   }
 }

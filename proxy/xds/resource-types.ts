@@ -7,6 +7,7 @@ import type { ResourceType } from '../../control-client/types.ts';
 import { fail, joinPath, ok } from '../common/result.ts';
 import type { ConfigError, Result } from '../common/result.ts';
 import { parseWith } from '../config/schema-kit.ts';
+import { withSecrets, type SecretLookup } from '../secrets/secret-scope.ts';
 import { ListenerSchema } from '../listener/listener-schema.ts';
 import type { ListenerWire } from '../listener/listener-schema.ts';
 import { RouteConfigurationSchema } from '../route/route-config-schema.ts';
@@ -99,3 +100,9 @@ export const clusterLoadAssignmentResourceType: ResourceType<ClusterLoadAssignme
   nameField: 'cluster_name',
   nameOf: (cla) => cla.cluster_name,
 });
+
+/** `type` whose resources resolve secret names (SdsSecretConfig without sds_config) against `secrets`. */
+export function withStaticSecrets<T>(type: ResourceType<T>, secrets: SecretLookup<unknown> | undefined): ResourceType<T> {
+  if (!secrets) return type;
+  return { ...type, validate: (resources, accepted) => withSecrets(secrets, () => type.validate(resources, accepted)) };
+}

@@ -1,6 +1,7 @@
 // Wraps a registered xDS ResourceType to keep what Envoy's subscription stats and /config_dump need:
 // `<prefix>.update_attempt|update_success|update_rejected|version` and the resources of the last rejected
 // response (Envoy's UpdateFailureState.failed_configuration), found by the `resources[i]` error paths.
+// `rejected` is the subscription's onRejected: every NACK, whatever its cause, is counted here once.
 
 import type { ResourceType } from '../../control-client/types.ts';
 import type { Clock } from '../common/clock.ts';
@@ -26,7 +27,9 @@ export class TrackedType<T> {
   private readonly clock: Clock;
   private readonly nameField: string;
   private raw: readonly unknown[] = [];
-  private rejected: RejectedResources | null = null;
+  /** `raw` holds the response being handled (validate ran for it): false for a body rejected before that. */
+  private rawIsCurrent = false;
+  private lastRejection: RejectedResources | null = null;
   private hasResponded = false;
   private readonly firstWaiters: (() => void)[] = [];
 
@@ -47,9 +50,8 @@ export class TrackedType<T> {
       validate: (resources, accepted) => {
         this.attempt?.inc();
         this.raw = resources;
-        const result = inner.validate(resources, accepted);
-        if (!result.ok) this.reject(result.errors);
-        return result;
+        this.rawIsCurrent = true;
+        return inner.validate(resources, accepted);
       },
     };
   }
@@ -68,30 +70,39 @@ export class TrackedType<T> {
   accepted(versionInfo: string): void {
     this.success?.inc();
     this.version?.set(Number(xxHash64(versionInfo) & 0xf_ffff_ffff_ffffn));
-    this.rejected = null;
+    this.lastRejection = null;
+    this.rawIsCurrent = false;
     this.markResponded();
   }
 
-  /** A response rejected by validation or by the subscriber; returns the errors (the NACK detail). */
-  reject(errors: readonly ConfigError[]): readonly ConfigError[] {
+  /**
+   * A NACKed response (invalid resources, a malformed body, a type mismatch, duplicate names, or errors from the
+   * subscriber): counts update_rejected, keeps the implicated resources for /config_dump, and ends the first
+   * fetch. Returns the names of the implicated resources, or null when the response's resources are unknown
+   * (rejected before validation: every resource subscribed to is affected).
+   */
+  rejected(errors: readonly ConfigError[]): readonly string[] | null {
     this.rejectedCount?.inc();
     const indices = new Set(errors.flatMap((e) => {
       const m = INDEX.exec(e.path);
       return m ? [Number(m[1])] : [];
     }));
-    // Errors that name no resource (a malformed response) implicate all of them.
-    const implicated = indices.size > 0 ? [...indices].map((i) => this.raw[i]) : this.raw;
-    this.rejected = {
+    // Errors that name no resource (e.g. the subscriber threw) implicate all of them.
+    const raw = this.rawIsCurrent ? this.raw : [];
+    const implicated = indices.size > 0 ? [...indices].flatMap((i) => (i < raw.length ? [raw[i]] : [])) : raw;
+    this.lastRejection = {
       atMs: this.clock.now(),
       resources: new Map(implicated.map((r) => [this.rawName(r), r] as const)),
     };
+    const known = this.rawIsCurrent;
+    this.rawIsCurrent = false;
     this.markResponded();
-    return errors;
+    return known ? [...this.lastRejection.resources.keys()] : null;
   }
 
   /** The last rejected response since the last accepted one. */
   lastRejected(): RejectedResources | null {
-    return this.rejected;
+    return this.lastRejection;
   }
 
   /** Resolves at the first response handled, accepted or rejected (server init waits for it). */

@@ -1,7 +1,8 @@
 // Wires xDS subscriptions to the managers, as Envoy's server init does: CDS (wildcard) → ClusterManager,
 // EDS (names = EDS clusters' service names) → EDS clusters, LDS (wildcard) → ListenerManager, RDS (names =
 // route_config_names of the listeners' HCMs) → shared RdsRouteConfigProviders. Cross-checks each update,
-// NACKing what the managers cannot take, and collects the dynamic sections of /config_dump.
+// NACKing what the managers cannot take (a rejected first RDS/EDS fetch ends warming, as in Envoy), and
+// collects the dynamic sections of /config_dump.
 
 import type { ResourceUpdate, SubscriptionStatus, XdsNode } from '../../control-client/types.ts';
 import type { Clock, Random, TimerHandle } from '../common/clock.ts';
@@ -13,7 +14,7 @@ import type { HcmConfig } from '../http/hcm-schema.ts';
 import { rdsSourcesOf, translateListener, type ListenerConfig } from '../listener/listener-config.ts';
 import type { ListenerManager, ListenerEntry, RouteConfigHandle, RouteConfigProviders } from '../listener/listener-manager.ts';
 import type { ListenerWire } from '../listener/listener-schema.ts';
-import { RdsRouteConfigProvider } from '../route/rds-route-config.ts';
+import { NULL_ROUTE_CONFIG, RdsRouteConfigProvider } from '../route/rds-route-config.ts';
 import type { RouteConfigurationWire } from '../route/route-config-schema.ts';
 import { buildRouteConfig } from '../route/route-config.ts';
 import type { StatsScope } from '../stats/scope.ts';
@@ -23,7 +24,8 @@ import type { EndpointSource } from '../upstream/discovery.ts';
 import type { ClusterLoadAssignmentWire } from '../upstream/load-assignment-schema.ts';
 import { XdsClientPool } from './client-pool.ts';
 import { NamedWatches, type HeldResource, type NamedHandler } from './named-watches.ts';
-import { clusterLoadAssignmentResourceType, clusterResourceType, listenerResourceType, routeConfigurationResourceType } from './resource-types.ts';
+import { clusterLoadAssignmentResourceType, clusterResourceType, listenerResourceType, routeConfigurationResourceType, withStaticSecrets } from './resource-types.ts';
+import type { SecretLookup } from '../secrets/secret-scope.ts';
 import { TrackedType } from './tracked-type.ts';
 
 export interface XdsManagerDeps {
@@ -34,10 +36,14 @@ export interface XdsManagerDeps {
   readonly clock: Clock;
   readonly random: Random;
   readonly logger: Logger;
+  /** The bootstrap's static secrets, which TLS contexts of LDS listeners and CDS clusters name. */
+  readonly secrets?: SecretLookup<unknown>;
 }
 
 interface ProviderEntry {
   readonly provider: RdsRouteConfigProvider;
+  /** A RouteConfiguration was applied, or the first fetch ended without one (rejected). */
+  warmed: boolean;
   /** The connection managers using the table, one per handle (the same config may appear twice). */
   readonly hcms: HcmConfig[];
   readonly watch: { cancel(): void };
@@ -79,8 +85,8 @@ export class XdsManager implements EndpointSource, RouteConfigProviders {
         return `http://${host ? host.addressString : '127.0.0.1:0'}`;
       },
     });
-    this.cds = new TrackedType(clusterResourceType, deps.stats.scope('cluster_manager.cds'), deps.clock, 'name');
-    this.lds = new TrackedType(listenerResourceType, deps.stats.scope('listener_manager.lds'), deps.clock, 'name');
+    this.cds = new TrackedType(withStaticSecrets(clusterResourceType, deps.secrets), deps.stats.scope('cluster_manager.cds'), deps.clock, 'name');
+    this.lds = new TrackedType(withStaticSecrets(listenerResourceType, deps.secrets), deps.stats.scope('listener_manager.lds'), deps.clock, 'name');
     // Envoy counts EDS and RDS updates per cluster / per route table, not per type (see applyRoute).
     this.edsTracked = new TrackedType(clusterLoadAssignmentResourceType, null, deps.clock, 'cluster_name');
     this.rdsTracked = new TrackedType(routeConfigurationResourceType, null, deps.clock, 'name');
@@ -92,9 +98,21 @@ export class XdsManager implements EndpointSource, RouteConfigProviders {
     this.listenerManager = listenerManager;
   }
 
-  /** The ClusterManager calls this for each EDS cluster. */
+  /**
+   * The ClusterManager calls this for each EDS cluster. A rejected response before any assignment was applied
+   * ends the cluster's warming with no endpoints, as Envoy's EdsClusterImpl::onConfigUpdateFailed
+   * (onPreInitComplete): the cluster is handed an assignment without endpoints, the state it is in.
+   */
   watch(serviceName: string, source: ConfigSourceConfig, onAssignment: NamedHandler<ClusterLoadAssignmentWire>): { cancel(): void } {
-    return this.eds.watch(source, serviceName, onAssignment);
+    let warmed = false;
+    const apply: NamedHandler<ClusterLoadAssignmentWire> = (assignment) => {
+      const errors = onAssignment(assignment);
+      warmed ||= errors.length === 0;
+      return errors;
+    };
+    return this.eds.watch(source, serviceName, apply, () => {
+      if (!warmed) apply({ cluster_name: serviceName });
+    });
   }
 
   /**
@@ -107,8 +125,11 @@ export class XdsManager implements EndpointSource, RouteConfigProviders {
     if (!entry) {
       const provider = new RdsRouteConfigProvider(hcm.rds.routeConfigName);
       const hcms: HcmConfig[] = [];
-      const watch = this.rds.watch(hcm.rds.configSource, hcm.rds.routeConfigName, (wire) => this.applyRoute(provider, hcms, wire));
-      entry = { provider, hcms, watch };
+      const e: ProviderEntry = {
+        provider, hcms, warmed: false,
+        watch: this.rds.watch(hcm.rds.configSource, hcm.rds.routeConfigName, (wire) => this.applyRoute(e, wire), () => this.routeRejected(e)),
+      };
+      entry = e;
       this.providers.set(key, entry);
     }
     const e = entry;
@@ -136,12 +157,12 @@ export class XdsManager implements EndpointSource, RouteConfigProviders {
     const cm = this.deps.clusterManager;
     const step = (p: Promise<void> | undefined): Promise<void> => Promise.race([p, this.stopSignal]);
     if (cds) {
-      this.pool.get(cds).subscribe(this.cds.type, [], (u) => this.applyCds(u));
+      this.pool.get(cds).subscribe(this.cds.type, [], (u) => this.applyCds(u), (errors) => this.cds.rejected(errors));
       await step(this.firstFetch(this.cds, cds));
     }
     await step(cm.whenWarm());
     if (lds && !this.stopped) {
-      this.pool.get(lds).subscribe(this.lds.type, [], (u) => this.applyLds(u));
+      this.pool.get(lds).subscribe(this.lds.type, [], (u) => this.applyLds(u), (errors) => this.lds.rejected(errors));
       await step(this.firstFetch(this.lds, lds));
     }
     await step(this.listenerManager?.whenWarm());
@@ -199,7 +220,7 @@ export class XdsManager implements EndpointSource, RouteConfigProviders {
       const eds = wire.eds_cluster_config;
       if (eds) errors.push(...checkBackingCluster(translateConfigSource(eds.eds_config), `${at}.eds_cluster_config.eds_config`, this.primaryClusters));
     }
-    if (errors.length > 0) return this.cds.reject(errors);
+    if (errors.length > 0) return errors;
     if (this.stopped) return;
     for (const name of update.removed) cm.removeCluster(name);
     for (const [name, wire] of [...update.added, ...update.updated]) cm.addOrUpdateCluster(wire, update.versionInfo, this.cds.rawOf(name));
@@ -230,7 +251,7 @@ export class XdsManager implements EndpointSource, RouteConfigProviders {
       if (config) all.set(name, config);
     }
     errors.push(...lm.checkLds(all, changed.keys(), (n) => this.lds.indexOf(n)));
-    if (errors.length > 0) return this.lds.reject(errors);
+    if (errors.length > 0) return errors;
     for (const name of update.removed) lm.remove(name);
     for (const [name, config] of changed) lm.addOrUpdate(config, update.versionInfo, this.lds.rawOf(name));
     this.ldsVersion = update.versionInfo;
@@ -241,7 +262,8 @@ export class XdsManager implements EndpointSource, RouteConfigProviders {
    * RDS: a RouteConfiguration's validate_clusters defaults to false; typed_per_filter_config entries are
    * checked against the HTTP filters of the connection managers using this route table.
    */
-  private applyRoute(provider: RdsRouteConfigProvider, hcms: readonly HcmConfig[], wire: RouteConfigurationWire): readonly ConfigError[] {
+  private applyRoute(entry: ProviderEntry, wire: RouteConfigurationWire): readonly ConfigError[] {
+    const { provider, hcms } = entry;
     const cm = this.deps.clusterManager;
     const built = buildRouteConfig(wire, {
       path: '',
@@ -255,19 +277,32 @@ export class XdsManager implements EndpointSource, RouteConfigProviders {
         return undefined;
       },
     });
-    // Envoy's http.<stat_prefix>.rds.<route_config_name>.* of each connection manager using the table.
-    // Counted once per stat_prefix: while an LDS update drains, the old and new versions of a connection
-    // manager both use the table.
-    const prefixes = new Set(hcms.map((h) => h.statPrefix));
-    const stat = (name: string): void => { for (const p of prefixes) this.deps.stats.counter(`http.${p}.rds.${provider.name}.${name}`).inc(); };
-    if (!built.ok) {
-      stat('update_rejected');
-      return built.errors;
-    }
+    // A table that cannot be built rejects the response: routeRejected counts it.
+    if (!built.ok) return built.errors;
     provider.update(built.value, wire);
-    stat('update_success');
-    stat('config_reload');
+    entry.warmed = true;
+    this.routeStat(entry, 'update_success');
+    this.routeStat(entry, 'config_reload');
     return [];
+  }
+
+  /**
+   * A rejected response implicating this table: update_rejected, and a first fetch ends with the null table (404
+   * NR) so the listeners using it finish warming, as Envoy's RdsRouteConfigSubscription::onConfigUpdateFailed.
+   */
+  private routeRejected(entry: ProviderEntry): void {
+    this.routeStat(entry, 'update_rejected');
+    if (entry.warmed) return;
+    entry.warmed = true;
+    entry.provider.update(NULL_ROUTE_CONFIG, {});
+  }
+
+  /**
+   * Envoy's http.<stat_prefix>.rds.<route_config_name>.* of each connection manager using the table. Counted
+   * once per stat_prefix: while an LDS update drains, the old and new versions of a connection manager both use it.
+   */
+  private routeStat(entry: ProviderEntry, name: string): void {
+    for (const p of new Set(entry.hcms.map((h) => h.statPrefix))) this.deps.stats.counter(`http.${p}.rds.${entry.provider.name}.${name}`).inc();
   }
 }
 

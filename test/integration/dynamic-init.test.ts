@@ -79,6 +79,34 @@ describe('server init with dynamic resources', () => {
     expect(r.body).toBe('no healthy upstream');
   });
 
+  it('a first response the client itself rejects ends warming, as Envoy\'s onConfigUpdateFailed: CDS, RDS and EDS', async () => {
+    const cp = await ManagementServer.start();
+    scope.defer(() => cp.stop());
+    // Duplicate names: NACKed by the subscription before any resource reaches the managers.
+    cp.set('clusters', 'c1', [edsCluster('web'), edsCluster('web')]);
+    cp.set('endpoints', 'e1', [assignment('web', [1]), assignment('web', [2])]);
+    cp.set('listeners', 'l1', [rdsListener('outbound', 'outbound_http')]);
+    cp.set('routes', 'r1', [routeConfiguration('outbound_http', 'web'), routeConfiguration('outbound_http', 'web')]);
+    const clock = new FakeClock();
+    const proxy = create(dynamicBootstrap(cp.port), clock);
+    const counter = (name: string): number | undefined => proxy.stats.counters.get(name)?.v;
+    const gauge = (name: string): number | undefined => proxy.stats.gauges.get(name)?.value();
+    // No initial_fetch_timeout elapses: the rejected CDS response ends the CDS first fetch, the rejected RDS one
+    // ends the listener's warming (with the null route table).
+    expect(await settled(proxy.start())).toBe(true);
+    expect(await ready(proxy)).toEqual({ status: 200, body: 'LIVE\n' });
+    expect(counter('cluster_manager.cds.update_rejected')).toBe(1);
+    expect(counter('http.outbound.rds.outbound_http.update_rejected')).toBe(1);
+    expect((await send(proxy.listenerPort('outbound'), '/')).status).toBe(404);
+
+    // A CDS cluster whose first EDS response is rejected ends warming without endpoints.
+    cp.set('clusters', 'c2', [edsCluster('web')]);
+    clock.advance(1_000);
+    await eventually(() => cp.count('endpoints') > 0, 'the EDS request');
+    // Active: xds_cluster and web.
+    await eventually(() => gauge('cluster_manager.active_clusters') === 2 && gauge('cluster_manager.warming_clusters') === 0, 'the EDS cluster to warm');
+  });
+
   it('keeps serving while the control plane is down, and applies new config once it is back', async () => {
     const v1 = await scope.upstream('v1');
     const v2 = await scope.upstream('v2');

@@ -8,7 +8,7 @@ import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import { TestMesh, type WorkloadSpec } from '../support/mesh.ts';
-import type { SimpleResponse } from '../support/proxy.ts';
+import { send, type SimpleResponse } from '../support/proxy.ts';
 import type { UpstreamHandler } from '../support/upstream.ts';
 
 type Json = Record<string, unknown>;
@@ -241,11 +241,14 @@ describe('001-payment-service (namespace production): beta header, 90/10, retrie
   const cluster = (subset: string) => `outbound|8080|${subset}|payment-service.production.svc.cluster.local`;
   const prod = { namespace: 'production' };
   const beta = { 'x-canary': 'true' };
+  // The article's traffic section: its security section (tested below) allows checkout-service only POST
+  // /charge and /refund on payment-service, which would turn these GETs into 403s.
+  const trafficSection = async () => without(await seed(FILE), (d) => d.kind === 'AuthorizationPolicy');
 
   it('accepts the file; beta users reach v2, the rest splits 90/10; the gateway-bound techoral-api is not applied to sidecars', async () => {
     const m = await mesh([
       spec('checkout-service-v1', 'checkout-service', 'v1', prod), spec('payment-service-v1', 'payment-service', 'v1', prod), spec('payment-service-v2', 'payment-service', 'v2', prod),
-    ], { [FILE]: await seed(FILE) });
+    ], { [FILE]: await trafficSection() });
     const report = await reportFor(m, FILE);
     expect(report.errors).toEqual([]);
     expect(report.warnings).toEqual([expect.stringContaining('h2UpgradePolicy'), expect.stringContaining('techoral-gateway')]);
@@ -265,7 +268,7 @@ describe('001-payment-service (namespace production): beta header, 90/10, retrie
       spec('checkout-service-v1', 'checkout-service', 'v1', prod),
       spec('payment-service-v1', 'payment-service', 'v1', { ...prod, handler: apps.handler('payment-service-v1') }),
       spec('payment-service-v2', 'payment-service', 'v2', { ...prod, handler: apps.handler('payment-service-v2') }),
-    ], { [FILE]: await seed(FILE) });
+    ], { [FILE]: await trafficSection() });
     const both = ['payment-service-v1', 'payment-service-v2'];
 
     apps.queue.push(500, 502, 500);
@@ -293,7 +296,7 @@ describe('001-payment-service (namespace production): beta header, 90/10, retrie
     const m = await mesh([
       spec('checkout-service-v1', 'checkout-service', 'v1', prod), spec('payment-service-v1', 'payment-service', 'v1', prod),
       spec('payment-service-v2-0', 'payment-service', 'v2', { ...prod, handler: answering(503) }), spec('payment-service-v2-1', 'payment-service', 'v2', prod),
-    ], { [FILE]: await seed(FILE) });
+    ], { [FILE]: await trafficSection() });
     const before = await callUntilReceived(m, 'checkout-service-v1', HOST, 'payment-service-v2-0', 5, beta);
     expect(before.map((r) => r.status)).toEqual(before.map(() => 200));
     expect(await m.answeredBy('checkout-service-v1', HOST, 10, beta)).toEqual(new Map([['payment-service-v2-1', 10]]));
@@ -309,7 +312,7 @@ describe('001-payment-service (namespace production): beta header, 90/10, retrie
   it('v1 reuses an upstream connection for at most 10 requests, the canary opens one per request; pool limits and the 30 ms connect timeout are in force', async () => {
     const m = await mesh([
       spec('checkout-service-v1', 'checkout-service', 'v1', prod), spec('payment-service-v1', 'payment-service', 'v1', prod), spec('payment-service-v2', 'payment-service', 'v2', prod),
-    ], { [FILE]: await seed(FILE) });
+    ], { [FILE]: await trafficSection() });
     await m.answeredBy('checkout-service-v1', HOST, 10, beta);
     expect(await clusterStat(m, 'checkout-service-v1', cluster('v2'), 'upstream_rq_total')).toBe(10);
     expect(await clusterStat(m, 'checkout-service-v1', cluster('v2'), 'upstream_cx_total')).toBe(10);
@@ -327,6 +330,54 @@ describe('001-payment-service (namespace production): beta header, 90/10, retrie
     expect(await thresholds(m, 'checkout-service-v1', cluster('v2'))).toMatchObject({ max_connections: 4294967295, max_pending_requests: 4294967295 });
     expect(await clusterOf(m, 'checkout-service-v1', cluster('v1'))).toMatchObject({ connect_timeout: '0.03s', lb_policy: 'LEAST_REQUEST' });
     expect(await clusterOf(m, 'checkout-service-v1', cluster('v2'))).toMatchObject({ connect_timeout: '10s' });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+describe('001-payment-service security section: mesh-wide STRICT, a PERMISSIVE legacy workload, deny-all and one ALLOW', () => {
+  const FILE = '001-payment-service.yaml';
+  const HOST = 'payment-service:8080';
+  const prod = { namespace: 'production' };
+  const WORKLOADS = [
+    spec('checkout-service-v1', 'checkout-service', 'v1', prod), spec('payment-service-v1', 'payment-service', 'v1', prod),
+    spec('payment-service-v2', 'payment-service', 'v2', prod), spec('legacy-service-v1', 'legacy-service', 'v1', prod),
+  ];
+  const payment = ['payment-service-v1', 'payment-service-v2'];
+
+  it('only checkout-service may POST /charge and /refund on payment-service, over mTLS; everything else is 403 RBAC: access denied', async () => {
+    const m = await mesh(WORKLOADS, { [FILE]: await seed(FILE) });
+    expect((await reportFor(m, FILE)).errors).toEqual([]);
+    for (const path of ['/charge', '/refund']) {
+      const r = await m.call('checkout-service-v1', HOST, path, {}, 'POST');
+      expect([r.status, payment.includes(r.body)]).toEqual([200, true]);
+    }
+    const denied = [
+      await m.call('checkout-service-v1', HOST, '/charge'), // GET
+      await m.call('checkout-service-v1', HOST, '/admin', {}, 'POST'),
+      await m.call('legacy-service-v1', HOST, '/charge', {}, 'POST'), // another identity
+    ];
+    expect(denied.map((r) => [r.status, r.body])).toEqual(denied.map(() => [403, 'RBAC: access denied']));
+    // deny-all (spec: {}) covers the namespace's other workloads: nobody may call legacy-service.
+    expect((await m.call('checkout-service-v1', 'legacy-service:8080', '/', {}, 'POST')).status).toBe(403);
+    expect(received(m, ...payment)).toBe(2);
+    expect(received(m, 'legacy-service-v1')).toBe(0);
+    // Every call between sidecars was mTLS, and the caller's identity reached the RBAC filters.
+    const sum = async (stat: (name: string) => string) => {
+      let n = 0;
+      for (const name of payment) n += (await m.stat(name, stat(name))) ?? 0;
+      return n;
+    };
+    expect(await sum((name) => `listener.${m.workload(name).ip}_8080.ssl.handshake`)).toBeGreaterThanOrEqual(2);
+    expect(await sum(() => 'http.inbound_0.0.0.0_8080.rbac.allowed')).toBe(2);
+    expect(await sum(() => 'http.inbound_0.0.0.0_8080.rbac.denied')).toBe(3);
+  });
+
+  it('STRICT refuses plaintext at payment-service\'s inbound port; legacy-service (PERMISSIVE) takes it, and deny-all answers it', async () => {
+    const m = await mesh(WORKLOADS, { [FILE]: await seed(FILE) });
+    const plaintext = (name: string) => send(8080, '/charge', { host: m.workload(name).ip, method: 'POST', headers: { host: HOST } });
+    await expect(plaintext('payment-service-v1')).rejects.toThrow(/ECONNRESET|socket hang up/);
+    expect((await plaintext('legacy-service-v1')).status).toBe(403);
+    expect(received(m, ...payment, 'legacy-service-v1')).toBe(0);
   });
 });
 
@@ -475,7 +526,8 @@ describe('002-production-mesh: 95/5 with retries, circuit breaking, fault inject
       const listeners = await configDump(m, 'prod-payment-service-v1', 'ListenersConfigDump');
       const inbound = (listeners['dynamic_listeners'] as { name: string; active_state: { listener: Json } }[]).find((l) => l.name === 'inbound|8080')!;
       const hcm = ((inbound.active_state.listener['filter_chains'] as Json[])[0]!['filters'] as { typed_config: Json }[])[0]!.typed_config;
-      expect((hcm['http_filters'] as Json[]).map((f) => f['name'])).toEqual(['envoy.filters.http.local_ratelimit', 'envoy.filters.http.router']);
+      // The file's payment-access policy (only api-gateway may call) is the RBAC filter first in the chain.
+      expect((hcm['http_filters'] as Json[]).map((f) => f['name'])).toEqual(['istio.authorization.allow', 'envoy.filters.http.local_ratelimit', 'envoy.filters.http.router']);
 
       const results = await callConcurrently(m, 110, 25, 'prod-api-gateway-v1', HOST);
       expect(results.map(({ r }) => r.status)).toEqual(results.map(() => 200));

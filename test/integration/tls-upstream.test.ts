@@ -34,10 +34,11 @@ interface TlsUpstream {
 }
 
 /** An HTTPS upstream presenting `cert`, requiring a client certificate from the mesh CA. */
-async function tlsUpstream(cert: TestCert): Promise<TlsUpstream> {
+async function tlsUpstream(cert: TestCert, closeEach = false): Promise<TlsUpstream> {
   const peers: string[] = [];
   const server: HttpsServer = createServer({ cert: cert.certPem, key: cert.keyPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
     peers.push((req.socket as TLSSocket).getPeerX509Certificate()?.subjectAltName ?? '');
+    if (closeEach) res.setHeader('connection', 'close');
     res.end('reviews');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -81,6 +82,15 @@ describe('upstream TLS', () => {
     // Keep-alive: a second request reuses the verified connection.
     await send(s.listenerPort('main'), '/');
     expect(s.stats.counter('cluster.reviews.ssl.handshake').value()).toBe(1);
+  });
+
+  it('verifies the server on every new connection: TLS sessions are not resumed (a resumed one shows no certificate)', async () => {
+    const up = await tlsUpstream(ca.issue({ uris: [REVIEWS] }), true);
+    const s = await proxyTo(tlsCluster(up.port, frontend));
+    for (let i = 0; i < 3; i++) expect((await send(s.listenerPort('main'), '/')).status).toBe(200);
+    expect(s.stats.counter('cluster.reviews.ssl.handshake').value()).toBe(3);
+    expect(s.stats.counter('cluster.reviews.ssl.fail_verify_no_cert').value()).toBe(0);
+    expect(up.peers).toEqual([1, 2, 3].map(() => `URI:${FRONTEND}`));
   });
 
   it.each([

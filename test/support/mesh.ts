@@ -1,13 +1,18 @@
 // A whole mesh in one test process: the real control plane watching a temporary config directory, one
 // test upstream ("the application") and one nodevoy sidecar per workload, each workload at its own random
 // loopback address like a pod IP, registered with generated ServiceEntry/WorkloadEntry YAML (one service
-// per namespace and app: `<app>.<namespace>.svc.cluster.local`).
+// per namespace and app: `<app>.<namespace>.svc.cluster.local`). Like an Istio mesh, the control plane runs a
+// CA and each sidecar's workload agent gets its SVID from it (a bootstrap token per workload), so traffic
+// between sidecars is auto mTLS and PeerAuthentication/AuthorizationPolicy work as in a cluster.
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateTokenSecret, issueBootstrapToken } from '../../certs/bootstrap-token.ts';
+import { createCa, type CertificateAuthority } from '../../certs/ca.ts';
+import { createCaService } from '../../control-plane/server/ca-service.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/server/control-plane.ts';
-import { ISTIO_TRANSLATION } from '../../control-plane/server/istio-source.ts';
+import { ISTIO_TRANSLATION, istioTranslation } from '../../control-plane/server/istio-source.ts';
 import { realClock } from '../../proxy/common/clock.ts';
 import type { Server } from '../../proxy/server/server.ts';
 import { send, startProxy, type SimpleResponse } from './proxy.ts';
@@ -39,6 +44,17 @@ export interface MeshOptions {
   readonly files?: Readonly<Record<string, string>>;
   /** The port every service declares; default SERVICE_PORT. */
   readonly servicePort?: number;
+  /**
+   * Run the control plane's CA and give every sidecar an SVID (default true, as in Istio). false: no CA,
+   * no certificates, plaintext unless a policy asks for mTLS (which then refuses connections).
+   */
+  readonly workloadCertificates?: boolean;
+}
+
+/** The mesh's CA: the control plane signs with it; tests use it to make their own (attacker or client) certificates. */
+export interface MeshCa {
+  readonly ca: CertificateAuthority;
+  readonly tokenSecret: Buffer;
 }
 
 const namespaceOf = (spec: WorkloadSpec): string => spec.namespace ?? 'default';
@@ -75,8 +91,15 @@ spec:
 /** A sidecar bootstrap as docs/mesh.md describes it: REST LDS/CDS from xds_cluster, node metadata naming the workload. */
 export function sidecarBootstrap(
   w: { spec: WorkloadSpec; ip: string; app: TestUpstream }, controlPlanePort: number, initialFetchTimeout = '5s', servicePort = SERVICE_PORT,
+  certDir?: string,
 ): string {
   const ns = namespaceOf(w.spec);
+  // The workload agent writes CERT_DIR from the control plane's CA; the `default` and `ROOTCA` secrets watch it.
+  const agent = certDir === undefined ? {} : { CA_ADDRESS: `http://127.0.0.1:${controlPlanePort}`, CERT_DIR: certDir };
+  const secrets = certDir === undefined ? [] : [
+    { name: 'default', tls_certificate: { certificate_chain: { filename: join(certDir, 'cert-chain.pem') }, private_key: { filename: join(certDir, 'key.pem') }, watched_directory: { path: certDir } } },
+    { name: 'ROOTCA', validation_context: { trusted_ca: { filename: join(certDir, 'root-cert.pem') }, watched_directory: { path: certDir } } },
+  ];
   const source = { resource_api_version: 'V3', initial_fetch_timeout: initialFetchTimeout, api_config_source: { api_type: 'REST', transport_api_version: 'V3', cluster_names: ['xds_cluster'], refresh_delay: '1s' } };
   return JSON.stringify({
     node: {
@@ -84,12 +107,13 @@ export function sidecarBootstrap(
       cluster: `${w.spec.app}.${ns}`,
       metadata: {
         NAMESPACE: ns, SERVICE_ACCOUNT: w.spec.app, LABELS: { app: w.spec.app, version: w.spec.version },
-        INSTANCE_IPS: w.ip, APP_PORTS: { [servicePort]: w.app.port }, OUTBOUND_PORT: 0,
+        INSTANCE_IPS: w.ip, APP_PORTS: { [servicePort]: w.app.port }, OUTBOUND_PORT: 0, ...agent,
       },
     },
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
     dynamic_resources: { lds_config: source, cds_config: source },
     static_resources: {
+      secrets,
       clusters: [{
         name: 'xds_cluster', type: 'STATIC', connect_timeout: '1s',
         load_assignment: { cluster_name: 'xds_cluster', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: controlPlanePort } } } }] }] },
@@ -112,16 +136,25 @@ export class TestMesh {
   readonly dir: string;
   controlPlane: ControlPlane;
   readonly workloads: ReadonlyMap<string, RunningWorkload>;
+  /** The control plane's CA (undefined with workloadCertificates: false). */
+  readonly ca: MeshCa | undefined;
+  private readonly certsDir: string;
 
-  private constructor(dir: string, controlPlane: ControlPlane, workloads: ReadonlyMap<string, RunningWorkload>) {
+  private constructor(dir: string, certsDir: string, controlPlane: ControlPlane, workloads: ReadonlyMap<string, RunningWorkload>, ca: MeshCa | undefined) {
     this.dir = dir;
+    this.certsDir = certsDir;
     this.controlPlane = controlPlane;
     this.workloads = workloads;
+    this.ca = ca;
   }
 
   static async start(options: MeshOptions): Promise<TestMesh> {
     const dir = await mkdtemp(join(tmpdir(), 'nodevoy-mesh-'));
+    // Outside the watched config directory: certificate files are no Istio YAML.
+    const certsDir = await mkdtemp(join(tmpdir(), 'nodevoy-mesh-certs-'));
     const base = randomLoopbackBase();
+    const meshCa: MeshCa | undefined = options.workloadCertificates === false ? undefined
+      : { ca: createCa({ trustDomain: 'cluster.local', clock: realClock }), tokenSecret: generateTokenSecret() };
     const running = new Map<string, RunningWorkload>();
     let controlPlane: ControlPlane | undefined;
     try {
@@ -132,13 +165,28 @@ export class TestMesh {
       const port = options.servicePort ?? SERVICE_PORT;
       await writeFile(join(dir, 'registry.yaml'), registryYaml([...running.values()], port));
       for (const [file, text] of Object.entries(options.files ?? {})) await writeFile(join(dir, file), text);
-      controlPlane = await startControlPlane({ configDir: dir, host: '127.0.0.1', port: 0, clock: realClock, translation: ISTIO_TRANSLATION, debounceMs: 10 });
-      for (const w of running.values()) w.sidecar = await startProxy(sidecarBootstrap(w, controlPlane.server.port, '5s', port));
-      return new TestMesh(dir, controlPlane, running);
+      controlPlane = await startControlPlane({
+        configDir: dir, host: '127.0.0.1', port: 0, clock: realClock, debounceMs: 10,
+        ...(meshCa === undefined
+          ? { translation: ISTIO_TRANSLATION }
+          : { translation: istioTranslation({ workloadCertificates: true }), caService: createCaService({ ...meshCa, clock: realClock }) }),
+      });
+      const cpPort = controlPlane.server.port;
+      await Promise.all([...running.values()].map(async (w) => {
+        if (meshCa === undefined) {
+          w.sidecar = await startProxy(sidecarBootstrap(w, cpPort, '5s', port));
+          return;
+        }
+        const identity = { trustDomain: 'cluster.local', namespace: namespaceOf(w.spec), serviceAccount: w.spec.app };
+        const caToken = issueBootstrapToken(identity, meshCa.tokenSecret, realClock);
+        w.sidecar = await startProxy(sidecarBootstrap(w, cpPort, '5s', port, join(certsDir, w.spec.name)), { caToken });
+      }));
+      return new TestMesh(dir, certsDir, controlPlane, running, meshCa);
     } catch (e) {
       await Promise.all([...running.values()].map(async (w) => { await w.sidecar?.close(); await w.app.close(); }));
       await controlPlane?.close();
       await rm(dir, { recursive: true, force: true });
+      await rm(certsDir, { recursive: true, force: true });
       throw e;
     }
   }
@@ -150,9 +198,9 @@ export class TestMesh {
   }
 
   /** A request from workload `from`'s application to `host` through its sidecar's outbound listener. */
-  call(from: string, host: string, path = '/', headers: Record<string, string> = {}): Promise<SimpleResponse> {
+  call(from: string, host: string, path = '/', headers: Record<string, string> = {}, method = 'GET'): Promise<SimpleResponse> {
     const w = this.workload(from);
-    return send(w.sidecar.listenerPort('virtualOutbound'), path, { host: w.ip, headers: { host, ...headers } });
+    return send(w.sidecar.listenerPort('virtualOutbound'), path, { host: w.ip, method, headers: { host, ...headers } });
   }
 
   /** A GET of workload `name`'s sidecar admin interface (`/clusters`, `/config_dump`, `/stats?filter=…`). */
@@ -209,5 +257,6 @@ export class TestMesh {
     await this.controlPlane.close();
     await Promise.all([...this.workloads.values()].map((w) => w.app.close()));
     await rm(this.dir, { recursive: true, force: true });
+    await rm(this.certsDir, { recursive: true, force: true });
   }
 }

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseControlPlaneArgs, runControlPlane } from '../../../cli/control-plane-command.ts';
 
@@ -123,13 +124,16 @@ describe('nodevoy control-plane --validate', () => {
     expect(lines.at(-1)).toBe(`${dir}: 1 error, 1 warning`);
   });
 
-  it('the seed articles: only the hosts two sections both claim are errors', async () => {
+  it('the seed articles: only the resources two sections both declare are errors', async () => {
     const c = capture();
-    expect(await runControlPlane(['--validate', '/work/shared/seeds/yaml'], c.io)).toBe(1);
+    const seeds = fileURLToPath(new URL('../../../../shared/seeds/yaml', import.meta.url));
+    expect(await runControlPlane(['--validate', seeds], c.io)).toBe(1);
     const lines = c.text().stdout.trimEnd().split('\n');
+    // 003 and 004 repeat 002's PeerAuthentication production/default: duplicates, like 003's traffic rules.
     expect(lines.filter((l) => !l.includes(': warning: ')).map((l) => /^\S+ (\S+ \S+):/.exec(l)?.[1] ?? l)).toEqual([
-      'VirtualService default/payment-service', 'DestinationRule default/payment-service', 'VirtualService default/payment-fault-test',
-      '/work/shared/seeds/yaml: 3 errors, 16 warnings',
+      'PeerAuthentication production/default', 'VirtualService default/payment-service', 'DestinationRule default/payment-service',
+      'PeerAuthentication production/default', 'VirtualService default/payment-fault-test',
+      `${seeds}: 5 errors, 16 warnings`,
     ]);
   });
 

@@ -196,6 +196,7 @@ describe('validateBootstrap: valid bootstraps', () => {
       streamIdleTimeoutMs: 30_000, requestTimeoutMs: 0, requestHeadersTimeoutMs: 0,
       maxRequestHeadersKb: 60, idleTimeoutMs: 500, maxHeadersCount: 50,
       headersWithUnderscoresAction: 'ALLOW', accessLog: [], via: '', stripHostPort: 'none',
+      forwardClientCertDetails: 'SANITIZE', setCurrentClientCertDetails: [],
     });
   });
 
@@ -292,7 +293,8 @@ describe('validateBootstrap: invalid bootstraps report every error with its path
     ['an unknown top-level field', (b) => { b.staticResource = {}; }, [{ path: 'staticResource', kind: 'unknown-field' }]],
     ['dynamic_resources over ADS', (b) => { b.dynamic_resources = { lds_config: { ads: {} } }; }, [{ path: 'dynamic_resources.lds_config.ads', kind: 'not-implemented' }]],
     ['layered_runtime', (b) => { b.layeredRuntime = { layers: [] }; }, [{ path: 'layeredRuntime', kind: 'not-implemented' }]],
-    ['static secrets', (b) => { b.static_resources.secrets = []; }, [{ path: 'static_resources.secrets', kind: 'not-implemented' }]],
+    ['a generic_secret static secret', (b) => { b.static_resources.secrets = [{ name: 'x', generic_secret: {} }]; }, [
+      { path: 'static_resources.secrets[0].generic_secret', kind: 'not-implemented' }, { path: 'static_resources.secrets[0]', kind: 'invalid' }]],
     ['stats_flush_interval of 300s', (b) => { b.stats_flush_interval = '300s'; }, [{ path: 'stats_flush_interval', kind: 'invalid' }]],
     ['node.user_agent_build_version', (b) => { b.node.user_agent_build_version = {}; }, [{ path: 'node.user_agent_build_version', kind: 'not-implemented' }]],
     ['a non-string node.id', (b) => { b.node.id = 5; }, [{ path: 'node.id', kind: 'invalid' }]],

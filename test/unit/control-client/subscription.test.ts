@@ -153,3 +153,66 @@ describe('Subscription: NACK and last good set with reuse', () => {
     expect(validated).toEqual(['a', 'b', 'a']);
   });
 });
+
+describe('Subscription: re-subscription asks for everything again once the held set changed', () => {
+  const merged = (names: string[]) => harness(thingType(false), { names });
+
+  it.each([
+    ['a held resource is dropped', ['a', 'b'], [['a']]],
+    ['a held resource is dropped and named again before the server answered', ['a', 'b'], [['a'], ['a', 'b']]],
+    ['a name neither requested nor held is added', ['a', 'b'], [['a', 'b', 'c']]],
+  ])('sends version_info "" (and no error_detail) when %s', (_what, names, changes) => {
+    const h = merged(names);
+    h.respond('v1', 'n1', [A1, B2]);
+    h.respond('v2', 'n2', [{ name: 'a', value: 'bad' }]); // a NACK: error_detail pending
+    for (const next of changes) h.sub.setResourceNames(next);
+    const request = h.sub.nextRequest();
+    expect(request).toMatchObject({ version_info: '', response_nonce: 'n2', resource_names: changes.at(-1) });
+    expect(request.error_detail).toBeUndefined();
+  });
+
+  it('keeps version_info when nothing held is dropped and no new name is added', () => {
+    const h = merged(['a', 'b', 'c']);
+    h.respond('v1', 'n1', [A1, B2]);
+    h.sub.setResourceNames(['a', 'b']); // c was requested but never held
+    h.sub.setResourceNames(['b', 'a']);
+    expect(h.sub.nextRequest()).toMatchObject({ version_info: 'v1', response_nonce: 'n1', resource_names: ['b', 'a'] });
+  });
+});
+
+describe('Subscription: onRejected hears of every NACK', () => {
+  const rejectedBy = (respond: (sub: Subscription<Thing>) => void, onUpdate?: UpdateCallback<Thing>): string[][] => {
+    const rejections: string[][] = [];
+    const sub = new Subscription(thingType(true), [], NODE, onUpdate ?? (() => {}), new FakeClock(), (errors) => {
+      rejections.push(errors.map((e) => `${e.path}: ${e.message}`));
+    });
+    respond(sub);
+    expect(sub.nextRequest().error_detail).toBeDefined();
+    return rejections;
+  };
+
+  it.each<[string, (sub: Subscription<Thing>) => void, RegExp]>([
+    ['a malformed body', (sub) => sub.onResponse('{"version_info":'), /not valid JSON|JSON/],
+    ['a type_url mismatch', (sub) => sub.onResponse(body('type.googleapis.com/other', 'v1', 'n1', [A1])), /^type_url: type URL mismatch/],
+    ['an @type mismatch', (sub) => sub.onResponse(JSON.stringify({ version_info: 'v1', nonce: 'n1', type_url: THING_URL, resources: [{ '@type': 'x', ...A1 }] })), /^resources\[0\]\.@type: /],
+    ['an invalid resource', (sub) => sub.onResponse(body(THING_URL, 'v1', 'n1', [{ name: 'a', value: 'x' }])), /^resources\[0\]\.value: /],
+    ['duplicate names', (sub) => sub.onResponse(body(THING_URL, 'v1', 'n1', [A1, A1])), /^resources\[1\]: duplicate resource name/],
+  ])('%s', (_what, respond, message) => {
+    const rejections = rejectedBy(respond);
+    expect(rejections).toHaveLength(1);
+    expect(rejections[0]![0]).toMatch(message);
+  });
+
+  it('errors onUpdate returns, or a throw from it', () => {
+    const returned = rejectedBy((sub) => sub.onResponse(body(THING_URL, 'v1', 'n1', [A1])), () => [{ path: 'resources[0]', kind: 'invalid', message: 'no' }]);
+    expect(returned).toEqual([['resources[0]: no']]);
+    const thrown = rejectedBy((sub) => sub.onResponse(body(THING_URL, 'v1', 'n1', [A1])), () => { throw new Error('boom'); });
+    expect(thrown).toEqual([[': update rejected: boom']]);
+  });
+
+  it('a throwing onRejected leaves the NACK in place and does not throw into the transport', () => {
+    const sub = new Subscription(thingType(true), [], NODE, () => {}, new FakeClock(), () => { throw new Error('oops'); });
+    expect(() => sub.onResponse('nonsense')).not.toThrow();
+    expect(sub.nextRequest().error_detail).toMatchObject({ code: 3 });
+  });
+});

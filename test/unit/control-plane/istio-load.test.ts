@@ -4,6 +4,7 @@
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { LineCounter, parse, parseAllDocuments } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatIstioError, loadIstioDirectory, loadIstioFiles } from '../../../control-plane/istio/load.ts';
@@ -11,7 +12,8 @@ import { parseIstioDuration } from '../../../control-plane/istio/istio-kit.ts';
 import type { DestinationRule, EnvoyFilter, IstioResource, VirtualService } from '../../../control-plane/istio/resources.ts';
 import { splitDocuments } from '../../../control-plane/istio/yaml-stream.ts';
 
-const SEEDS = '/work/shared/seeds/yaml';
+/** ../shared beside the checkout (CI clones elsewhere, with shared/ next to the clone). */
+const SEEDS = fileURLToPath(new URL('../../../../shared/seeds/yaml', import.meta.url));
 const load = (text: string) => loadIstioFiles([{ file: 'mesh.yaml', text }]);
 const summary = (rs: readonly IstioResource[]) => rs.map((r) => `${r.kind} ${r.metadata.namespace}/${r.metadata.name}`);
 
@@ -38,35 +40,35 @@ describe('seed YAML', async () => {
       '001-payment-service.yaml: VirtualService production/payment-service',
       '001-payment-service.yaml: DestinationRule production/payment-service',
       '001-payment-service.yaml: VirtualService production/techoral-api',
+      '001-payment-service.yaml: PeerAuthentication istio-system/default',
+      '001-payment-service.yaml: PeerAuthentication production/legacy-service-permissive',
+      '001-payment-service.yaml: AuthorizationPolicy production/deny-all',
+      '001-payment-service.yaml: AuthorizationPolicy production/payment-service-policy',
       '002-production-mesh.yaml: VirtualService default/payment-service',
       '002-production-mesh.yaml: DestinationRule default/payment-service',
+      '002-production-mesh.yaml: PeerAuthentication production/default',
+      '002-production-mesh.yaml: AuthorizationPolicy production/payment-access',
       '002-production-mesh.yaml: VirtualService default/payment-fault-test',
       '002-production-mesh.yaml: EnvoyFilter production/payment-ratelimit',
+      '003-order-payment.yaml: PeerAuthentication production/default',
+      '003-order-payment.yaml: AuthorizationPolicy production/payment-service-authz',
       '003-order-payment.yaml: DestinationRule default/order-service',
       '003-order-payment.yaml: VirtualService default/order-service',
       '003-order-payment.yaml: VirtualService default/payment-service',
       '003-order-payment.yaml: DestinationRule default/payment-service',
       '003-order-payment.yaml: VirtualService default/api-routing',
       '004-reviews.yaml: VirtualService default/reviews-route',
+      '004-reviews.yaml: PeerAuthentication production/default',
     ]);
     const deferred = names.flatMap((n) => byFile.get(n)!.deferred.map((d) => `${n}[${d.document}] ${d.apiVersion} ${d.resource.kind}`));
     expect(deferred).toEqual([
       '001-payment-service.yaml[2] networking.istio.io/v1beta1 Gateway',
-      '001-payment-service.yaml[4] security.istio.io/v1beta1 PeerAuthentication',
-      '001-payment-service.yaml[5] security.istio.io/v1beta1 PeerAuthentication',
-      '001-payment-service.yaml[6] security.istio.io/v1beta1 AuthorizationPolicy',
-      '001-payment-service.yaml[7] security.istio.io/v1beta1 AuthorizationPolicy',
       '002-production-mesh.yaml[0] networking.istio.io/v1beta1 Sidecar',
-      '002-production-mesh.yaml[3] security.istio.io/v1beta1 PeerAuthentication',
-      '002-production-mesh.yaml[4] security.istio.io/v1beta1 AuthorizationPolicy',
       '002-production-mesh.yaml[6] networking.istio.io/v1beta1 Gateway',
       '002-production-mesh.yaml[8] v1 Namespace',
       '002-production-mesh.yaml[9] gateway.networking.k8s.io/v1 Gateway',
-      '003-order-payment.yaml[0] security.istio.io/v1beta1 PeerAuthentication',
-      '003-order-payment.yaml[1] security.istio.io/v1beta1 AuthorizationPolicy',
       '003-order-payment.yaml[2] apps/v1 Deployment',
       '003-order-payment.yaml[7] networking.istio.io/v1beta1 Gateway',
-      '004-reviews.yaml[1] security.istio.io/v1beta1 PeerAuthentication',
     ]);
     for (const d of perFile.flatMap((f) => f.deferred)) expect(d.reason).toMatch(new RegExp(`^kind ${d.resource.kind} is handled by a later issue`));
   });
@@ -124,11 +126,15 @@ describe('seed YAML', async () => {
   it('loading the whole directory reports the resources two articles both define, keeping the first', async () => {
     const r = await loadIstioDirectory(SEEDS);
     expect(r.errors.map((e) => [e.file.replace(`${SEEDS}/`, ''), e.document, e.resource?.kind, e.path, e.kind])).toEqual([
+      // production/default (STRICT) is written in 002, 003 and 004 (the same policy): 002's is the one in force.
+      ['003-order-payment.yaml', 0, 'PeerAuthentication', 'metadata.name', 'invalid'],
       ['003-order-payment.yaml', 5, 'VirtualService', 'metadata.name', 'invalid'],
       ['003-order-payment.yaml', 6, 'DestinationRule', 'metadata.name', 'invalid'],
+      ['004-reviews.yaml', 1, 'PeerAuthentication', 'metadata.name', 'invalid'],
     ]);
-    expect(r.errors[0]!.message).toBe(`duplicate VirtualService default/payment-service: already defined in ${SEEDS}/002-production-mesh.yaml document 1; this one is ignored`);
-    expect(r.resources).toHaveLength(13);
+    expect(r.errors[0]!.message).toBe(`duplicate PeerAuthentication production/default: already defined in ${SEEDS}/002-production-mesh.yaml document 3; this one is ignored`);
+    expect(r.errors[1]!.message).toBe(`duplicate VirtualService default/payment-service: already defined in ${SEEDS}/002-production-mesh.yaml document 1; this one is ignored`);
+    expect(r.resources).toHaveLength(20);
     const kept = r.resources.filter((x) => x.metadata.namespace === 'default' && x.metadata.name === 'payment-service');
     expect(kept.map((x) => `${x.kind} ${x.source.file}`)).toEqual([
       `VirtualService ${SEEDS}/002-production-mesh.yaml`, `DestinationRule ${SEEDS}/002-production-mesh.yaml`,
@@ -193,7 +199,7 @@ spec:
   it.each([
     ['apiVersion: v1\nkind: Service\nmetadata: {name: s}', 'deferred', /^kind Service is handled by a later issue: Kubernetes objects/],
     ['apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: s}', 'deferred', /^kind RequestAuthentication is handled by a later issue/],
-    ['apiVersion: networking.istio.io/v1\nkind: VirtualServce\nmetadata: {name: s}', 'unknown-field', /^unknown kind VirtualServce \(apiVersion networking.istio.io\/v1\): nodevoy reads VirtualService, DestinationRule, ServiceEntry, WorkloadEntry, EnvoyFilter$/],
+    ['apiVersion: networking.istio.io/v1\nkind: VirtualServce\nmetadata: {name: s}', 'unknown-field', /^unknown kind VirtualServce \(apiVersion networking.istio.io\/v1\): nodevoy reads VirtualService, DestinationRule, ServiceEntry, WorkloadEntry, EnvoyFilter, PeerAuthentication, AuthorizationPolicy$/],
     ['apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: s}', 'unknown-field', /^unknown kind Widget/],
     ['apiVersion: networking.istio.io/v1\nkind: WorkloadGroup\nmetadata: {name: s}', 'not-implemented', /WorkloadGroup is valid Istio config but nodevoy does not implement it$/],
     ['apiVersion: networking.istio.io/v1\nkind: EnvoyFilter\nmetadata: {name: s}', 'invalid', /^EnvoyFilter is served as networking.istio.io\/v1alpha3, not networking.istio.io\/v1$/],

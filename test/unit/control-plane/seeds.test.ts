@@ -5,28 +5,29 @@
 
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { formatIstioError, loadIstioDirectory, loadIstioFiles, severityOf, type SourceFile } from '../../../control-plane/istio/load.ts';
 import { proxySnapshot, translateMesh } from '../../../control-plane/translate/index.ts';
 import { XDS_TYPES, type XdsKind } from '../../../control-plane/xds/snapshot.ts';
-import {
-  clusterLoadAssignmentResourceType, clusterResourceType, listenerResourceType, routeConfigurationResourceType,
-} from '../../../proxy/xds/resource-types.ts';
-import { validateEnvoyJson } from '../../support/envoy-proto.ts';
-import { SEED_REGISTRY, byName, hcmOf, identity, routesOf } from './translate-kit.ts';
+import { SEED_REGISTRY, byName, hcmOf, identity, routesOf, snapshotProblems } from './translate-kit.ts';
 
 type Json = Record<string, unknown>;
-const SEEDS = '/work/shared/seeds/yaml';
+/** ../shared beside the checkout (CI clones elsewhere, with shared/ next to the clone). */
+const SEEDS = fileURLToPath(new URL('../../../../shared/seeds/yaml', import.meta.url));
 
 async function seedFiles(): Promise<SourceFile[]> {
   const names = (await readdir(SEEDS)).filter((n) => n.endsWith('.yaml')).sort();
   return Promise.all(names.map(async (n) => ({ file: n, text: await readFile(join(SEEDS, n), 'utf8') })));
 }
 
-/** The seeds with the registry their articles assume (Kubernetes Services there, ServiceEntries here). */
+/**
+ * The seeds with the registry their articles assume (Kubernetes Services there, ServiceEntries here), in a mesh
+ * whose sidecars hold workload certificates (Istio's: auto mTLS, so STRICT namespaces are reachable).
+ */
 function translateWithRegistry(files: readonly SourceFile[]) {
   const loaded = loadIstioFiles([{ file: 'registry.yaml', text: SEED_REGISTRY }, ...files]);
-  const { mesh, errors } = translateMesh(loaded.resources);
+  const { mesh, errors } = translateMesh(loaded.resources, { workloadCertificates: true });
   return { mesh, report: [...loaded.errors, ...errors].map(formatIstioError) };
 }
 
@@ -49,34 +50,44 @@ describe('the seed directory, loaded as `nodevoy control-plane --config-dir` loa
   const report = [...load.errors, ...translation];
   const at = (file: string) => join(SEEDS, file);
 
-  it('the errors are exactly the hosts two sections both claim', () => {
+  it('the errors are exactly the resources two sections both define', () => {
     expect(report.filter((e) => severityOf(e) === 'error').map(formatIstioError)).toEqual([
+      // 002, 003 and 004 all define production/default (the same STRICT PeerAuthentication): 002's stays.
+      `${at('003-order-payment.yaml')}[0]:3 PeerAuthentication production/default: metadata.name: duplicate PeerAuthentication production/default: already defined in ${at('002-production-mesh.yaml')} document 3; this one is ignored`,
       // 002 and 003 both define default/payment-service (a VirtualService and a DestinationRule): the first file's stay.
       `${at('003-order-payment.yaml')}[5]:103 VirtualService default/payment-service: metadata.name: duplicate VirtualService default/payment-service: already defined in ${at('002-production-mesh.yaml')} document 1; this one is ignored`,
       `${at('003-order-payment.yaml')}[6]:121 DestinationRule default/payment-service: metadata.name: duplicate DestinationRule default/payment-service: already defined in ${at('002-production-mesh.yaml')} document 2; this one is ignored`,
+      `${at('004-reviews.yaml')}[1]:19 PeerAuthentication production/default: metadata.name: duplicate PeerAuthentication production/default: already defined in ${at('002-production-mesh.yaml')} document 3; this one is ignored`,
       // 002's fault-injection section claims the host of its own canary section's VirtualService (IST0109).
       `${at('002-production-mesh.yaml')}[5]:88 VirtualService default/payment-fault-test: spec.hosts[0]: host "payment-service.default.svc.cluster.local" is already claimed by VirtualService default/payment-service (${at('002-production-mesh.yaml')} document 1), which was loaded first and is used; this VirtualService is ignored for that host (Istio's analyzer: IST0109 conflicting VirtualService hosts)`,
     ]);
   });
 
-  it('every other VirtualService, DestinationRule and EnvoyFilter is accepted as written', () => {
+  it('every other VirtualService, DestinationRule, EnvoyFilter, PeerAuthentication and AuthorizationPolicy is accepted as written', () => {
     expect(load.resources.map((r) => `${r.source.file.slice(SEEDS.length + 1)}[${r.source.document}] ${r.kind} ${r.metadata.namespace}/${r.metadata.name}`)).toEqual([
       '000-product-service.yaml[0] VirtualService default/product-service',
       '000-product-service.yaml[1] DestinationRule default/product-service',
       '001-payment-service.yaml[0] VirtualService production/payment-service',
       '001-payment-service.yaml[1] DestinationRule production/payment-service',
       '001-payment-service.yaml[3] VirtualService production/techoral-api',
+      '001-payment-service.yaml[4] PeerAuthentication istio-system/default',
+      '001-payment-service.yaml[5] PeerAuthentication production/legacy-service-permissive',
+      '001-payment-service.yaml[6] AuthorizationPolicy production/deny-all',
+      '001-payment-service.yaml[7] AuthorizationPolicy production/payment-service-policy',
       '002-production-mesh.yaml[1] VirtualService default/payment-service',
       '002-production-mesh.yaml[2] DestinationRule default/payment-service',
+      '002-production-mesh.yaml[3] PeerAuthentication production/default',
+      '002-production-mesh.yaml[4] AuthorizationPolicy production/payment-access',
       '002-production-mesh.yaml[5] VirtualService default/payment-fault-test',
       '002-production-mesh.yaml[7] EnvoyFilter production/payment-ratelimit',
+      '003-order-payment.yaml[1] AuthorizationPolicy production/payment-service-authz',
       '003-order-payment.yaml[3] DestinationRule default/order-service',
       '003-order-payment.yaml[4] VirtualService default/order-service',
       '003-order-payment.yaml[8] VirtualService default/api-routing',
       '004-reviews.yaml[0] VirtualService default/reviews-route',
     ]);
     // Kinds of later issues are listed apart, not errors.
-    expect(new Set(load.deferred.map((d) => d.resource.kind))).toEqual(new Set(['Gateway', 'PeerAuthentication', 'AuthorizationPolicy', 'Sidecar', 'Namespace', 'Deployment']));
+    expect(new Set(load.deferred.map((d) => d.resource.kind))).toEqual(new Set(['Gateway', 'Sidecar', 'Namespace', 'Deployment']));
     // The resources with only warnings are in the mesh: their rules are indexed by host, the rate limit is a patch.
     expect([...mesh.virtualServices.values()].map((vs) => vs.metadata.name)).toEqual(['product-service', 'payment-service', 'payment-service', 'order-service', 'reviews-route']);
     expect([...mesh.destinationRules.keys()]).toEqual([
@@ -84,6 +95,7 @@ describe('the seed directory, loaded as `nodevoy control-plane --config-dir` loa
       'payment-service.default.svc.cluster.local', 'order-service.default.svc.cluster.local',
     ]);
     expect(mesh.rateLimits).toHaveLength(1);
+    expect(mesh.authorizationPolicies.map((p) => p.metadata.name)).toEqual(['deny-all', 'payment-service-policy', 'payment-access', 'payment-service-authz']);
   });
 
   it('the warnings: hosts no ServiceEntry declares yet, h2UpgradePolicy UPGRADE, gateway bindings, the inert rate limit', () => {
@@ -139,10 +151,85 @@ describe('each seed file against the registry its article assumes', async () => 
   });
 });
 
+const RBAC = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC';
+const allowFilter = (policies: Json) => ({ name: 'istio.authorization.allow', typed_config: { '@type': RBAC, rules: { policies } } });
+const any = { and_rules: { rules: [{ any: true }] } };
+/** A policy whose only condition is the caller's SPIFFE identity. */
+const fromPrincipal = (ns: string, sa: string, permissions: Json[] = [any]) => ({
+  permissions,
+  principals: [{ and_ids: { ids: [{ or_ids: { ids: [{ authenticated: { principal_name: { exact: `spiffe://cluster.local/ns/${ns}/sa/${sa}` } } }] } }] } }],
+});
+const methodsAndPaths = (method: string, paths: Json[]) => [{ and_rules: { rules: [
+  { or_rules: { rules: [{ header: { name: ':method', string_match: { exact: method } } }] } },
+  { or_rules: { rules: paths.map((path) => ({ url_path: { path } })) } },
+] } }];
+const MATCH_NEVER = { permissions: [{ not_rule: { any: true } }], principals: [{ not_id: { any: true } }] };
+
+/** The inbound listener's filter chains: STRICT is one mTLS chain behind tls_inspector (plaintext matches nothing). */
+function chainsOf(listener: Json): { inspector: boolean; matches: unknown[] } {
+  return {
+    inspector: (listener['listener_filters'] as Json[] | undefined)?.some((f) => f['name'] === 'envoy.filters.listener.tls_inspector') ?? false,
+    matches: (listener['filter_chains'] as Json[]).map((c) => [c['filter_chain_match'], (c['transport_socket'] as Json | undefined)?.['name']]),
+  };
+}
+const STRICT_CHAINS = { inspector: true, matches: [[{ transport_protocol: 'tls' }, 'envoy.transport_sockets.tls']] };
+
 describe('the seeds behave as their articles say', async () => {
   const files = await seedFiles();
   const one = (name: string) => translateWithRegistry(files.filter((f) => f.file === name)).mesh;
   const route = (r: Json | undefined) => r!['route'] as Json;
+
+  it('001: mesh-wide STRICT (istio-system) refuses plaintext everywhere but at legacy-service (PERMISSIVE); payment-service: deny-all plus POST /charge, /refund from checkout-service', () => {
+    const mesh = one('001-payment-service.yaml');
+    expect([['default', { app: 'product-service' }], ['production', { app: 'payment-service' }], ['production', { app: 'legacy-service' }]]
+      .map(([ns, labels]) => mesh.peerAuthentications.modeFor(ns as string, labels as Record<string, string>, 8080))).toEqual(['STRICT', 'STRICT', 'PERMISSIVE']);
+    const s = proxySnapshot(mesh, identity(SEED_PROXIES[1]));
+    const inbound = byName(s.listeners, 'inbound|8080');
+    expect(chainsOf(inbound)).toEqual(STRICT_CHAINS);
+    expect((hcmOf(inbound)['http_filters'] as Json[])[0]).toEqual(allowFilter({
+      'ns[production]-policy[deny-all]-rule[0]': MATCH_NEVER,
+      'ns[production]-policy[payment-service-policy]-rule[0]': fromPrincipal('production', 'checkout-service', methodsAndPaths('POST', [{ exact: '/charge' }, { exact: '/refund' }])),
+    }));
+    // Callers reach the STRICT workloads with mTLS: auto mTLS to their sidecars, checking their identity.
+    expect(byName(s.clusters, 'outbound|8080||payment-service.production.svc.cluster.local')['transport_socket']).toMatchObject({
+      typed_config: { sni: 'outbound_.8080_._.payment-service.production.svc.cluster.local', common_tls_context: { combined_validation_context: {
+        default_validation_context: { match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: 'spiffe://cluster.local/ns/production/sa/default' } }] } } } } });
+  });
+
+  it('002: production is STRICT; only the api-gateway identity may call payment-service', () => {
+    const s = proxySnapshot(one('002-production-mesh.yaml'), identity(SEED_PROXIES[1]));
+    expect(chainsOf(byName(s.listeners, 'inbound|8080'))).toEqual(STRICT_CHAINS);
+    // default is not under production's policy: no policy, no RBAC, Istio's PERMISSIVE.
+    const def = proxySnapshot(one('002-production-mesh.yaml'), identity({ ...SEED_PROXIES[0], LABELS: { app: 'payment-service', version: 'v1' }, INSTANCE_IPS: '10.0.1.1' }));
+    const inbound = byName(def.listeners, 'inbound|8080');
+    expect(chainsOf(inbound)).toEqual({ inspector: true, matches: [[{ transport_protocol: 'tls' }, 'envoy.transport_sockets.tls'], [{ transport_protocol: 'raw_buffer' }, undefined]] });
+    expect((hcmOf(inbound)['http_filters'] as Json[]).map((f) => f['name'])).toEqual(['envoy.filters.http.router']);
+  });
+
+  it('003: production STRICT; only order-service may POST /api/v1/payments and below', () => {
+    const s = proxySnapshot(one('003-order-payment.yaml'), identity(SEED_PROXIES[1]));
+    const inbound = byName(s.listeners, 'inbound|8080');
+    expect(chainsOf(inbound)).toEqual(STRICT_CHAINS);
+    expect((hcmOf(inbound)['http_filters'] as Json[])[0]).toEqual(allowFilter({
+      'ns[production]-policy[payment-service-authz]-rule[0]': fromPrincipal('production', 'order-service', methodsAndPaths('POST', [{ exact: '/api/v1/payments' }, { prefix: '/api/v1/payments/' }])),
+    }));
+  });
+
+  it('004: production STRICT, no authorization policy', () => {
+    const s = proxySnapshot(one('004-reviews.yaml'), identity(SEED_PROXIES[1]));
+    const inbound = byName(s.listeners, 'inbound|8080');
+    expect(chainsOf(inbound)).toEqual(STRICT_CHAINS);
+    expect((hcmOf(inbound)['http_filters'] as Json[]).map((f) => f['name'])).toEqual(['envoy.filters.http.router']);
+  });
+
+  it('the whole directory: payment-service in production gets every applicable ALLOW policy in one filter', () => {
+    const s = proxySnapshot(translateWithRegistry(files).mesh, identity(SEED_PROXIES[1]));
+    const rbac = (hcmOf(byName(s.listeners, 'inbound|8080'))['http_filters'] as Json[])[0]!;
+    expect(Object.keys(((rbac['typed_config'] as Json)['rules'] as Json)['policies'] as Json)).toEqual([
+      'ns[production]-policy[deny-all]-rule[0]', 'ns[production]-policy[payment-access]-rule[0]',
+      'ns[production]-policy[payment-service-authz]-rule[0]', 'ns[production]-policy[payment-service-policy]-rule[0]',
+    ]);
+  });
 
   it('000: x-canary: true goes to the canary; the rest splits 90/10 with 3 retries of 2 s under a 10 s timeout; 3 consecutive 5xx eject for 60 s', () => {
     const s = proxySnapshot(one('000-product-service.yaml'), identity(SEED_PROXIES[0]));
@@ -189,6 +276,7 @@ describe('the seeds behave as their articles say', async () => {
     const prod = proxySnapshot(mesh, identity(SEED_PROXIES[1]));
     const filters = hcmOf(byName(prod.listeners, 'inbound|8080'))['http_filters'] as Json[];
     expect(filters).toEqual([
+      allowFilter({ 'ns[production]-policy[payment-access]-rule[0]': fromPrincipal('production', 'api-gateway') }),
       { name: 'envoy.filters.http.local_ratelimit', typed_config: {
         '@type': 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit',
         stat_prefix: 'http_local_rate_limiter', token_bucket: { max_tokens: 100, tokens_per_fill: 100, fill_interval: '60s' } } },
@@ -225,18 +313,13 @@ describe('the seeds behave as their articles say', async () => {
       { name: 'outbound|9080|v1|reviews.default.svc.cluster.local', weight: 90 }, { name: 'outbound|9080|v2|reviews.default.svc.cluster.local', weight: 10 }] } }]);
   });
 
-  it('every emitted resource is valid against Envoy\'s v3 protos and accepted by the proxy\'s xDS schemas', () => {
+  it('every emitted resource is valid against Envoy\'s v3 protos and accepted by the proxy\'s xDS schemas (sidecars with their secrets)', () => {
     const { mesh } = translateWithRegistry(files);
-    const proxyTypes = { listeners: listenerResourceType, routes: routeConfigurationResourceType, clusters: clusterResourceType, endpoints: clusterLoadAssignmentResourceType };
     const problems: string[] = [];
     for (const meta of SEED_PROXIES) {
       const s = proxySnapshot(mesh, identity(meta));
-      for (const kind of Object.keys(XDS_TYPES) as XdsKind[]) {
-        expect(s[kind].length).toBeGreaterThan(0);
-        for (const r of s[kind]) problems.push(...validateEnvoyJson(XDS_TYPES[kind], r).map((p) => `${kind} ${String(r['name'] ?? r['cluster_name'])}: ${p}`));
-        const accepted = proxyTypes[kind].validate(s[kind]);
-        if (!accepted.ok) problems.push(...accepted.errors.map((e) => `${kind} (proxy): ${e.path}: ${e.message}`));
-      }
+      for (const kind of Object.keys(XDS_TYPES) as XdsKind[]) expect(s[kind].length).toBeGreaterThan(0);
+      problems.push(...snapshotProblems(s));
     }
     expect(problems).toEqual([]);
   });

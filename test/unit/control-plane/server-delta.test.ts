@@ -36,7 +36,7 @@ describe('SnapshotCache: answers shared between proxies', () => {
     const shared = [cluster('a'), cluster('b')];
     const inbound = cluster('inbound|80||');
     mesh.set((identity) => ({ ...EMPTY, clusters: identity.id === 'p3' ? [...shared, inbound] : shared }));
-    const cache = new SnapshotCache(mesh);
+    const cache = new SnapshotCache(mesh, new FakeClock(), { expireAfterMs: 60_000, maxEntries: 10 });
     const entry = (id: string) => {
       const e = cache.entry(node(id));
       if (!e.ok) throw new Error('bad node');

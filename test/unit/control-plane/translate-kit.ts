@@ -1,19 +1,66 @@
 // Shared by the translate-*.test.ts files: Istio YAML → mesh → one proxy's snapshot, lookups into the
-// snapshot by name, and the service registry the seed articles' YAML runs against.
+// snapshot by name, the service registry the seed articles' YAML runs against, and the check of emitted
+// resources against Envoy's protos and the proxy's own xDS schemas (with a sidecar's `default`/`ROOTCA` secrets).
 
 import { expect } from 'vitest';
 import { formatIstioError, loadIstioFiles } from '../../../control-plane/istio/load.ts';
-import { proxyIdentity, proxySnapshot, translateMesh, type Mesh } from '../../../control-plane/translate/index.ts';
-import type { ProxyIdentity, ProxySnapshot } from '../../../control-plane/xds/snapshot.ts';
+import { proxyIdentity, proxySnapshot, translateMesh, type Mesh, type MeshOptions } from '../../../control-plane/translate/index.ts';
+import { XDS_TYPES, type ProxyIdentity, type ProxySnapshot, type XdsKind } from '../../../control-plane/xds/snapshot.ts';
+import { parseWith } from '../../../proxy/config/schema-kit.ts';
+import { SecretSchema } from '../../../proxy/secrets/secret-schema.ts';
+import { withSecrets } from '../../../proxy/secrets/secret-scope.ts';
+import { StaticSecrets } from '../../../proxy/secrets/static-secrets.ts';
+import {
+  clusterLoadAssignmentResourceType, clusterResourceType, listenerResourceType, routeConfigurationResourceType,
+} from '../../../proxy/xds/resource-types.ts';
+import { validateEnvoyJson } from '../../support/envoy-proto.ts';
+import { createTestCa, spiffeId } from '../../support/test-pki.ts';
 
 type Json = Record<string, unknown>;
 
 /** A mesh from YAML that must load without errors; translation errors are returned for the test to judge. */
-export function meshOf(yaml: string): { mesh: Mesh; errors: string[] } {
+export function meshOf(yaml: string, options: MeshOptions = {}): { mesh: Mesh; errors: string[] } {
   const loaded = loadIstioFiles([{ file: 'mesh.yaml', text: yaml }]);
   expect(loaded.errors.map(formatIstioError)).toEqual([]);
-  const { mesh, errors } = translateMesh(loaded.resources);
+  const { mesh, errors } = translateMesh(loaded.resources, options);
   return { mesh, errors: errors.map(formatIstioError) };
+}
+
+let sidecarSecrets: StaticSecrets | undefined;
+
+/** The static secrets a sidecar bootstrap gives the mesh's SDS names: `default` (its SVID) and `ROOTCA`. */
+function meshSecrets(): StaticSecrets {
+  if (sidecarSecrets !== undefined) return sidecarSecrets;
+  const ca = createTestCa('mesh root');
+  const svid = ca.issue({ uris: [spiffeId('default', 'sidecar')] });
+  const wires = [
+    { name: 'default', tls_certificate: { certificate_chain: { inline_string: svid.certPem }, private_key: { inline_string: svid.keyPem } } },
+    { name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: ca.certPem } } },
+  ].map((w, i) => {
+    const r = parseWith(SecretSchema, w, `secrets[${i}]`);
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    return r.value;
+  });
+  const built = StaticSecrets.build(wires, 'static_resources.secrets');
+  if (built.errors.length > 0) throw new Error(JSON.stringify(built.errors));
+  sidecarSecrets = built.secrets;
+  return sidecarSecrets;
+}
+
+const PROXY_TYPES = { listeners: listenerResourceType, routes: routeConfigurationResourceType, clusters: clusterResourceType, endpoints: clusterLoadAssignmentResourceType };
+
+/**
+ * Every problem of a snapshot: each resource against Envoy's v3 protos, and each type as the proxy's xDS
+ * client validates it, for a sidecar whose bootstrap has the `default` and `ROOTCA` static secrets.
+ */
+export function snapshotProblems(s: ProxySnapshot): string[] {
+  const problems: string[] = [];
+  for (const kind of Object.keys(XDS_TYPES) as XdsKind[]) {
+    for (const r of s[kind]) problems.push(...validateEnvoyJson(XDS_TYPES[kind], r).map((p) => `${kind} ${String(r['name'] ?? r['cluster_name'])}: ${p}`));
+    const accepted = withSecrets(meshSecrets(), () => PROXY_TYPES[kind].validate(s[kind]));
+    if (!accepted.ok) problems.push(...accepted.errors.map((e) => `${kind} (proxy): ${e.path}: ${e.message}`));
+  }
+  return problems;
 }
 
 export function identity(metadata: Json = {}): ProxyIdentity {

@@ -149,8 +149,10 @@ describe('TLS transport socket config', () => {
     ['no server certificate', { common_tls_context: {} }, [{ path: 'ts.typed_config.common_tls_context.tls_certificates', kind: 'invalid' }]],
     ['a SAN matcher without san_type', { ...certs({ inline_string: 'k' }), common_tls_context: { ...certs({ inline_string: 'k' }).common_tls_context, validation_context: { match_typed_subject_alt_names: [{ matcher: { exact: 'x' } }] } } },
       [{ path: 'ts.typed_config.common_tls_context.validation_context.match_typed_subject_alt_names[0].san_type', kind: 'invalid' }]],
-    ['certificates from SDS (next step)', { common_tls_context: { tls_certificate_sds_secret_configs: [{ name: 'default' }] } },
-      [{ path: 'ts.typed_config.common_tls_context.tls_certificate_sds_secret_configs[0]', kind: 'not-implemented' }]],
+    ['a secret name that is no static secret', { common_tls_context: { tls_certificate_sds_secret_configs: [{ name: 'default' }] } },
+      [{ path: 'ts.typed_config.common_tls_context.tls_certificate_sds_secret_configs[0].name', kind: 'invalid' }]],
+    ['a secret fetched over SDS (sds_config)', { common_tls_context: { tls_certificate_sds_secret_configs: [{ name: 'default', sds_config: { api_config_source: { api_type: 'REST', cluster_names: ['sds'], refresh_delay: '1s' } } }] } },
+      [{ path: 'ts.typed_config.common_tls_context.tls_certificate_sds_secret_configs[0].sds_config', kind: 'not-implemented' }]],
     ['require_sni', { ...certs({ inline_string: 'k' }), require_sni: true }, [{ path: 'ts.typed_config.require_sni', kind: 'not-implemented' }]],
   ])('%s is reported at its path', (_name, context, expected) => {
     expect(errorsOf(context)).toEqual(expected);

@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { XdsClient, XdsWatch } from '../../../control-client/client.ts';
-import type { ResourceUpdate, UpdateCallback } from '../../../control-client/types.ts';
+import type { RejectCallback, ResourceUpdate, UpdateCallback } from '../../../control-client/types.ts';
 import type { ConfigError } from '../../../proxy/common/result.ts';
 import type { ConfigSourceConfig } from '../../../proxy/config/config-source.ts';
 import type { ClusterLoadAssignmentWire } from '../../../proxy/upstream/load-assignment-schema.ts';
@@ -24,12 +24,14 @@ class ScriptedClient {
   readonly subscribed: string[][] = [];
   readonly resubscribed: string[][] = [];
   private onUpdate: UpdateCallback<Cla> | undefined;
+  private onRejected: RejectCallback | undefined;
 
   asPool(): XdsClientPool {
     const client: Pick<XdsClient, 'subscribe'> = {
-      subscribe: <T>(_type: unknown, names: readonly string[], onUpdate: UpdateCallback<T>): XdsWatch => {
+      subscribe: <T>(_type: unknown, names: readonly string[], onUpdate: UpdateCallback<T>, onRejected?: RejectCallback): XdsWatch => {
         this.subscribed.push([...names]);
         this.onUpdate = onUpdate as unknown as UpdateCallback<Cla>;
+        this.onRejected = onRejected;
         return { setResourceNames: (next) => { this.resubscribed.push([...next]); }, cancel: () => {} };
       },
     };
@@ -41,15 +43,20 @@ class ScriptedClient {
     const update: ResourceUpdate<Cla> = { versionInfo, added, updated: new Map(), removed: [], resources: added };
     return this.onUpdate!(update) ?? [];
   }
+
+  /** A NACK, as the subscription reports it after rejecting a response. */
+  reject(errors: readonly ConfigError[]): void {
+    this.onRejected!(errors);
+  }
 }
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-function setup(): { client: ScriptedClient; watches: NamedWatches<Cla> } {
+function setup(): { client: ScriptedClient; watches: NamedWatches<Cla>; tracked: TrackedType<Cla> } {
   const clock = new FakeClock();
   const client = new ScriptedClient();
   const tracked = new TrackedType(clusterLoadAssignmentResourceType, null, clock, 'cluster_name');
-  return { client, watches: new NamedWatches(tracked, client.asPool(), clock) };
+  return { client, watches: new NamedWatches(tracked, client.asPool(), clock), tracked };
 }
 
 const cla = (name: string): Cla => assignment(name, [8080]) as unknown as Cla;
@@ -82,5 +89,33 @@ describe('NamedWatches', () => {
     watches.watch(SOURCE, 'good', (r) => { seen.push(r); return []; });
     expect(seen).toEqual([cla('good')]);
     expect(watches.held().map((h) => [h.name, h.versionInfo])).toEqual([['good', 'v1']]);
+  });
+
+  it('tells the watchers of the resources a NACK implicates, and every watcher when the body could not be read', async () => {
+    const { client, watches, tracked } = setup();
+    const told: string[] = [];
+    for (const name of ['a', 'b', 'c']) watches.watch(SOURCE, name, ok, () => told.push(name));
+    await tick();
+
+    // A response the subscription validated (so its resources are known) and rejected for its second resource.
+    tracked.type.validate([cla('a'), cla('b')]);
+    client.reject([{ path: 'resources[1].endpoints', kind: 'invalid', message: 'bad' }]);
+    expect(told).toEqual(['b']);
+    expect([...tracked.lastRejected()!.resources.keys()]).toEqual(['b']);
+
+    // A handler's errors implicate its own resource.
+    told.length = 0;
+    watches.watch(SOURCE, 'd', () => [{ path: 'endpoints', kind: 'invalid', message: 'rejected' }], () => told.push('d'));
+    await tick();
+    tracked.type.validate([cla('a'), cla('d')]);
+    const errors = client.respond('v2', [cla('a'), cla('d')]);
+    expect(errors).toEqual([{ path: 'resources[1].endpoints', kind: 'invalid', message: 'rejected' }]);
+    client.reject(errors);
+    expect(told).toEqual(['d']);
+
+    // A body rejected before validation (malformed, another type): every watched name.
+    told.length = 0;
+    client.reject([{ path: 'type_url', kind: 'invalid', message: 'type URL mismatch' }]);
+    expect(told.sort()).toEqual(['a', 'b', 'c', 'd']);
   });
 });
