@@ -2,14 +2,23 @@
 // YAML) over xDS; one nodevoy sidecar per workload runs examples/demo/sidecar-bootstrap.yaml with its own
 // node metadata; productpage calls reviews (v1/v2), reviews v2 calls ratings, all through the sidecars.
 // A steady trickle of requests shows which reviews version answers, so editing the VirtualService's weights
-// in mesh/reviews.yaml visibly shifts traffic without restarting anything. Ctrl-C drains and stops it all.
+// in mesh/reviews.yaml visibly shifts traffic without restarting anything. The control plane also runs a CA:
+// each sidecar's workload agent gets its SPIFFE certificate from it (CSR + bootstrap token), calls between
+// sidecars are mTLS, and mesh/security.yaml's policies (STRICT, who may call whom) are enforced; the start-up
+// printout shows an allowed call, a denied one and a refused plaintext connection. Ctrl-C drains and stops it all.
 
-import { fileURLToPath } from 'node:url';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateTokenSecret, issueBootstrapToken } from '../../certs/bootstrap-token.ts';
+import { createCa } from '../../certs/ca.ts';
 import { loadBootstrap } from '../../cli/config-input.ts';
 import { printConfigErrors } from '../../cli/report.ts';
+import { createCaService } from '../../control-plane/server/ca-service.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/server/control-plane.ts';
-import { ISTIO_TRANSLATION } from '../../control-plane/server/istio-source.ts';
+import { istioTranslation } from '../../control-plane/server/istio-source.ts';
 import { realClock } from '../../proxy/common/clock.ts';
 import { createLogger } from '../../proxy/common/logger.ts';
 import { Server } from '../../proxy/server/server.ts';
@@ -21,6 +30,12 @@ const CONTROL_PLANE_PORT = 15010;
 const SERVICE_PORT = 9080;
 const OUTBOUND_PORT = 15001;
 const ADMIN_PORT = 15000;
+const TRUST_DOMAIN = 'cluster.local';
+/** The demo's CA (in memory, like istiod's self-signed root) and the secret its bootstrap tokens are checked with. */
+const CA = createCa({ trustDomain: TRUST_DOMAIN, clock: realClock });
+const TOKEN_SECRET = generateTokenSecret();
+/** Each sidecar's CERT_DIR (key.pem, cert-chain.pem, root-cert.pem, written by its workload agent). */
+const CERTS_DIR = mkdtempSync(join(tmpdir(), 'nodevoy-demo-certs-'));
 /** Requests sent through productpage per traffic line, and how often a line is printed. */
 const TRAFFIC_REQUESTS = 20;
 const TRAFFIC_EVERY_MS = 2_000;
@@ -45,8 +60,13 @@ const WORKLOADS: readonly Workload[] = [
   { name: 'ratings-v1', app: 'ratings', version: 'v1', serviceAccount: 'bookinfo-ratings', ip: '127.0.10.4', appPort: 19083 },
 ];
 
-/** The workload's node and admin address, merged over the shared bootstrap as Envoy's --config-yaml would. */
+/**
+ * The workload's node, admin address and certificate secrets, merged over the shared bootstrap as Envoy's
+ * --config-yaml would. CA_ADDRESS turns the workload agent on; the `default` and `ROOTCA` secrets (the names
+ * the control plane's TLS contexts use, as Istio's) watch the directory the agent writes.
+ */
 function sidecarOverrides(w: Workload): string {
+  const certDir = join(CERTS_DIR, w.name);
   return JSON.stringify({
     node: {
       id: `sidecar~${w.ip}~${w.name}.default~default.svc.cluster.local`,
@@ -54,9 +74,16 @@ function sidecarOverrides(w: Workload): string {
       metadata: {
         NAMESPACE: 'default', SERVICE_ACCOUNT: w.serviceAccount, LABELS: { app: w.app, version: w.version },
         INSTANCE_IPS: w.ip, APP_PORTS: { [SERVICE_PORT]: w.appPort },
+        CA_ADDRESS: `http://127.0.0.1:${CONTROL_PLANE_PORT}`, CERT_DIR: certDir,
       },
     },
     admin: { address: { socket_address: { address: w.ip, port_value: ADMIN_PORT } } },
+    static_resources: {
+      secrets: [
+        { name: 'default', tls_certificate: { certificate_chain: { filename: join(certDir, 'cert-chain.pem') }, private_key: { filename: join(certDir, 'key.pem') }, watched_directory: { path: certDir } } },
+        { name: 'ROOTCA', validation_context: { trusted_ca: { filename: join(certDir, 'root-cert.pem') }, watched_directory: { path: certDir } } },
+      ],
+    },
   });
 }
 
@@ -66,7 +93,9 @@ async function startSidecar(w: Workload): Promise<Server> {
     await printConfigErrors(loaded.source, loaded.errors, process.stderr);
     throw new Error(`the sidecar bootstrap for ${w.name} is invalid`);
   }
-  return Server.start({ bootstrap: loaded.config, logger: createLogger('warning') });
+  // The bootstrap token proves the workload's identity to the CA (`nodevoy certs token` in a real setup).
+  const caToken = issueBootstrapToken({ trustDomain: TRUST_DOMAIN, namespace: 'default', serviceAccount: w.serviceAccount }, TOKEN_SECRET, realClock);
+  return Server.start({ bootstrap: loaded.config, logger: createLogger('warning'), caToken });
 }
 
 /** GET / on productpage (through its sidecar's inbound listener); the reviews version that answered, or the error. */
@@ -91,6 +120,40 @@ function askProductpage(): Promise<string> {
   });
 }
 
+/** One GET through productpage's sidecar (its outbound listener) to `host`: the status and body, or the error. */
+function callFromProductpage(host: string): Promise<string> {
+  return plainGet(WORKLOADS[0]!.ip, OUTBOUND_PORT, host);
+}
+
+/** A plaintext GET to `ip:port` with the given host header: `<status> <body>`, or what broke the connection. */
+function plainGet(ip: string, port: number, host: string): Promise<string> {
+  return new Promise((resolve) => {
+    const req = request({ host: ip, port, path: '/', headers: { host }, timeout: 5_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(`${res.statusCode} ${Buffer.concat(chunks).toString('utf8').slice(0, 60)}`));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => resolve(`connection refused by the sidecar (${(err as NodeJS.ErrnoException).code ?? err.message})`));
+    req.end();
+  });
+}
+
+/** The three security facts of mesh/security.yaml, observed. */
+async function printSecurity(): Promise<void> {
+  const [productpage, reviews, , ratings] = WORKLOADS;
+  const allowed = await callFromProductpage(`reviews:${SERVICE_PORT}`);
+  const denied = await callFromProductpage(`ratings:${SERVICE_PORT}`);
+  const plaintext = await plainGet(reviews!.ip, SERVICE_PORT, `reviews:${SERVICE_PORT}`);
+  const id = (w: Workload) => `spiffe://${TRUST_DOMAIN}/ns/default/sa/${w.serviceAccount}`;
+  process.stdout.write(`security (examples/demo/mesh/security.yaml; every sidecar holds a SPIFFE certificate from the control plane's CA):
+  productpage -> reviews  over mTLS as ${id(productpage!)}: ${allowed.startsWith('200 ') ? 'allowed, 200' : allowed}
+  productpage -> ratings  over mTLS as ${id(productpage!)}: ${denied}   (only ${id(reviews!)} may call ${ratings!.app})
+  plaintext   -> reviews  ${reviews!.ip}:${SERVICE_PORT} (STRICT mTLS): ${plaintext}
+
+`);
+}
+
 async function printTraffic(): Promise<void> {
   const counts = new Map<string, number>();
   for (let i = 0; i < TRAFFIC_REQUESTS; i++) {
@@ -112,21 +175,25 @@ async function main(): Promise<void> {
     await Promise.all(sidecars.map((s) => s.shutdown(1000)));
     await controlPlane?.close();
     await Promise.all(services.map((s) => s.close()));
+    rmSync(CERTS_DIR, { recursive: true, force: true });
     process.exit(code);
   };
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
   try {
     const log = createLogger('info').get('config');
+    const logger = { info: (m: string) => log.info(`control plane: ${m}`), warning: (m: string) => log.warning(`control plane: ${m}`) };
     controlPlane = await startControlPlane({
-      configDir: MESH_DIR, host: '127.0.0.1', port: CONTROL_PLANE_PORT, clock: realClock, translation: ISTIO_TRANSLATION,
-      logger: { info: (m) => log.info(`control plane: ${m}`), warning: (m) => log.warning(`control plane: ${m}`) },
+      configDir: MESH_DIR, host: '127.0.0.1', port: CONTROL_PLANE_PORT, clock: realClock, logger,
+      // With a CA every sidecar holds an SVID: auto mTLS between sidecars, as `nodevoy control-plane --ca-dir`.
+      translation: istioTranslation({ workloadCertificates: true, trustDomain: TRUST_DOMAIN }),
+      caService: createCaService({ ca: CA, tokenSecret: TOKEN_SECRET, clock: realClock, logger }),
     });
     for (const w of WORKLOADS) {
       const calls = w.calls === undefined ? undefined : { host: `${w.calls}:${SERVICE_PORT}`, via: `http://${w.ip}:${OUTBOUND_PORT}` };
       services.push(await startSampleService(w.app, w.version, w.appPort, calls ? { calls } : {}));
     }
-    for (const w of WORKLOADS) sidecars.push(await startSidecar(w));
+    sidecars.push(...await Promise.all(WORKLOADS.map(startSidecar)));
   } catch (err) {
     process.stderr.write(`demo: cannot start: ${(err as Error).message}\n(the demo needs 127.0.0.1:${CONTROL_PLANE_PORT}, ports 19080-19083, and ports ${SERVICE_PORT}, ${OUTBOUND_PORT}, ${ADMIN_PORT} on 127.0.10.1-4: is another demo running?)\n`);
     await stop(1);
@@ -135,7 +202,7 @@ async function main(): Promise<void> {
   const [productpage, reviewsV1] = WORKLOADS;
   process.stdout.write(`nodevoy demo mesh is running (Istio config: examples/demo/mesh/)
 
-  control plane     http://127.0.0.1:${CONTROL_PLANE_PORT}/debug/syncz   (xDS REST-JSON + long-poll push)
+  control plane     http://127.0.0.1:${CONTROL_PLANE_PORT}/debug/syncz   (xDS REST-JSON + long-poll push, CA POST /v1/certificates)
 ${WORKLOADS.map((w) => `  ${w.name.padEnd(16)}  sidecar ${w.ip}:${SERVICE_PORT} (inbound) ${w.ip}:${OUTBOUND_PORT} (outbound)  admin http://${w.ip}:${ADMIN_PORT}  app 127.0.0.1:${w.appPort}`).join('\n')}
 
 Try:
@@ -144,12 +211,15 @@ Try:
   curl -s -H 'host: reviews:9080' http://${productpage!.ip}:${OUTBOUND_PORT}/           # call reviews through productpage's sidecar
   node cli/main.ts proxy-status --control-plane http://127.0.0.1:${CONTROL_PLANE_PORT}  # which config each sidecar runs
   curl -s http://${reviewsV1!.ip}:${ADMIN_PORT}/config_dump | less                       # what the control plane sent one sidecar
+  curl -s http://${reviewsV1!.ip}:${ADMIN_PORT}/certs                                    # reviews' SPIFFE certificate (renewed at half-life)
+  curl -s -H 'host: ratings:9080' http://${productpage!.ip}:${OUTBOUND_PORT}/           # RBAC: access denied (mesh/security.yaml)
 
 Now edit the weights in examples/demo/mesh/reviews.yaml (e.g. 80/20 -> 0/100) and save: the control plane
 pushes new routes and the traffic lines below shift within a second, with nothing restarted.
 Press Ctrl-C to stop.
 
 `);
+  await printSecurity();
   let busy = false;
   traffic = setInterval(() => {
     if (busy) return;

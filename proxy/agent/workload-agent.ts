@@ -6,6 +6,7 @@
 // certificate keeps serving meanwhile.
 
 import type { KeyObject, X509Certificate } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import type { WorkloadFiles } from '../../certs/files.ts';
 import { readPemCertificates } from '../../certs/files.ts';
 import { buildWorkloadCsr } from '../../certs/csr.ts';
@@ -65,6 +66,11 @@ export class WorkloadAgent {
 
   get identity(): string {
     return this.spiffeId;
+  }
+
+  /** Creates CERT_DIR (0700), so the secrets' directory watch can start before the first certificate lands. */
+  createCertDirectory(): void {
+    mkdirSync(this.config.certDir, { recursive: true, mode: 0o700 });
   }
 
   /** Sends the first CSR now. */

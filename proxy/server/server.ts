@@ -161,6 +161,7 @@ export class Server {
   private async initializeSecrets(): Promise<void> {
     const secrets = this.bootstrap.secrets;
     const log = this.logger.get('secret');
+    this.agent?.createCertDirectory();
     secrets.start({ clock: this.clock, log, stats: this.stats });
     this.agent?.start();
     const pending = secrets.pending();

@@ -188,7 +188,7 @@ describe('npm start (examples/demo/run-demo.ts)', () => {
     ...WORKLOAD_IPS.flatMap((host) => [9080, 15001, 15000].map((port) => ({ host, port }))),
   ];
 
-  it('runs the control plane and one sidecar per workload, answers productpage -> reviews, and stops on SIGINT with exit 0', async (ctx) => {
+  it('runs the control plane (with its CA) and one sidecar per workload, answers productpage -> reviews over mTLS, shows an allowed and a denied call, and stops on SIGINT with exit 0', async (ctx) => {
     const busy = [];
     for (const a of DEMO_ADDRESSES) if (!(await portIsFree(a.port, a.host))) busy.push(`${a.host}:${a.port}`);
     if (busy.length > 0) ctx.skip(`demo addresses ${busy.join(', ')} are in use on this machine`);
@@ -199,6 +199,11 @@ describe('npm start (examples/demo/run-demo.ts)', () => {
     expect(r.status).toBe(200);
     // jason is routed to reviews v2, which calls ratings: three services, each through two sidecars.
     expect(JSON.parse(r.body)).toMatchObject({ service: 'productpage', reviews: { status: 200, body: { service: 'reviews', version: 'v2', ratings: { status: 200 } } } });
+    // mesh/security.yaml: mTLS between sidecars with the CA's certificates, one call allowed and one denied, plaintext refused.
+    await demo.output(/productpage -> reviews  over mTLS as spiffe:\/\/cluster\.local\/ns\/default\/sa\/bookinfo-productpage: allowed, 200/);
+    await demo.output(/productpage -> ratings  over mTLS as \S+: 403 RBAC: access denied/);
+    await demo.output(/plaintext   -> reviews  127\.0\.10\.2:9080 \(STRICT mTLS\): connection refused by the sidecar/);
+    expect((await send(15001, '/', { host: '127.0.10.1', headers: { host: 'ratings:9080' } })).body).toBe('RBAC: access denied');
     await demo.output(/traffic: 20 requests via productpage -> reviews-v1/);
     demo.process.kill('SIGINT');
     expect(await demo.exited()).toEqual({ code: 0, signal: null });
