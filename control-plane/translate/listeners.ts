@@ -112,6 +112,9 @@ export function inboundResources(mesh: Mesh, proxy: ProxyIdentity): { listeners:
     const mode = mesh.peerAuthentications.explicitModeFor(proxy.namespace, proxy.labels, endpointPort) ?? (mesh.implicitMtls ? DEFAULT_MTLS_MODE : 'DISABLE');
     listeners.push(listener(`inbound|${port}`, proxy.instanceIp, endpointPort, 'INBOUND', inboundChains(mode, {
       stat_prefix: `inbound_0.0.0.0_${endpointPort}`,
+      // Istio's sidecar inbound: the application learns who called it (x-forwarded-client-cert).
+      forward_client_cert_details: 'APPEND_FORWARD',
+      set_current_client_cert_details: { subject: true, dns: true, uri: true },
       route_config: {
         name: cluster,
         virtual_hosts: [{

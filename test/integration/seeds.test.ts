@@ -361,6 +361,10 @@ describe('001-payment-service security section: mesh-wide STRICT, a PERMISSIVE l
     expect((await m.call('checkout-service-v1', 'legacy-service:8080', '/', {}, 'POST')).status).toBe(403);
     expect(received(m, ...payment)).toBe(2);
     expect(received(m, 'legacy-service-v1')).toBe(0);
+    // The application learns who called: the inbound sidecar appends the caller's SPIFFE ID (XFCC, APPEND_FORWARD).
+    const xfcc = payment.flatMap((name) => m.workload(name).app.received.map((r) => r.headers['x-forwarded-client-cert']));
+    expect(xfcc).toEqual([expect.stringMatching(/;URI=spiffe:\/\/cluster\.local\/ns\/production\/sa\/checkout-service$/), expect.anything()]);
+    for (const x of xfcc) expect(x).toMatch(/^By=spiffe:\/\/cluster\.local\/ns\/production\/sa\/payment-service;Hash=[0-9a-f]{64};Subject="";URI=spiffe:\/\/cluster\.local\/ns\/production\/sa\/checkout-service$/);
     // Every call between sidecars was mTLS, and the caller's identity reached the RBAC filters.
     const sum = async (stat: (name: string) => string) => {
       let n = 0;

@@ -103,6 +103,10 @@ describe('PeerAuthentication → inbound filter chains', () => {
     expect(mode(inbound(yaml, options))).toBe(expected);
   });
 
+  it('every inbound HCM forwards the caller\'s identity to the application as Istio\'s does: XFCC APPEND_FORWARD with subject, DNS and URI', () => {
+    expect(hcmOf(inbound(''))).toMatchObject({ forward_client_cert_details: 'APPEND_FORWARD', set_current_client_cert_details: { subject: true, dns: true, uri: true } });
+  });
+
   it('policies Istio would not use are warnings: a selector in the root namespace, a second namespace-wide policy', () => {
     const { mesh, errors } = meshOf(registry + pa('sel', 'istio-system', '{selector: {matchLabels: {app: reviews}}, mtls: {mode: DISABLE}}') +
       pa('a', 'default', '{mtls: {mode: STRICT}}') + pa('b', 'default', '{mtls: {mode: DISABLE}}'), CERTS);
