@@ -61,18 +61,27 @@ export function createTestCa(name: string): TestCa {
     { name: 'basicConstraints', cA: true, critical: true },
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
   ], new Date(now - DAY_MS), new Date(now + 10 * DAY_MS));
-  const issuer = forge.pki.certificateFromPem(certPem).subject.attributes;
+  return signingAs({ certPem, keyPem: key.pem });
+}
+
+/**
+ * Leaf certificates signed by `issuer`'s key under its subject. With a CA that is createTestCa; with a
+ * workload's own (RSA) certificate it forges what an attacker holding that workload's key could sign.
+ */
+export function signingAs(issuer: TestCert): TestCa {
+  const signingKey = forge.pki.privateKeyFromPem(issuer.keyPem) as forge.pki.rsa.PrivateKey;
+  const issuerName = forge.pki.certificateFromPem(issuer.certPem).subject.attributes;
   return {
-    certPem,
-    keyPem: key.pem,
+    ...issuer,
     issue(opts: LeafOptions): TestCert {
+      const now = Date.now();
       sharedLeafKey ??= rsaKey();
       const altNames = [
         ...(opts.uris ?? []).map((value) => ({ type: 6, value })),
         ...(opts.dnsNames ?? []).map((value) => ({ type: 2, value })),
         ...(opts.ips ?? []).map((ip) => ({ type: 7, ip })),
       ];
-      const pem = build(opts.commonName ?? 'workload', issuer, sharedLeafKey.publicKey, key.forge, [
+      const pem = build(opts.commonName ?? 'workload', issuerName, sharedLeafKey.publicKey, signingKey, [
         { name: 'basicConstraints', cA: false },
         { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
         { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
