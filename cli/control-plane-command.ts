@@ -111,6 +111,9 @@ async function serve(args: ControlPlaneArgs, io: CommandIo): Promise<number> {
     return 1;
   }
   io.out.write(`nodevoy control-plane serving ${args.configDir} on ${controlPlane.server.url} (xDS REST-JSON + long-poll, /debug/syncz${caService ? ', CA service POST /v1/certificates' : ''})\n`);
+  if (!caService) {
+    io.out.write('no --ca-dir: sidecars get no workload certificates, so traffic between them is plaintext and a workload that a PeerAuthentication (STRICT/PERMISSIVE) or DestinationRule ISTIO_MUTUAL puts on mTLS refuses connections (docs/security.md, "Running a secure mesh by hand")\n');
+  }
   const stop = (signal: string): void => {
     log.info(`${signal}: shutting down`);
     void controlPlane.close().then(() => process.exit(0));
