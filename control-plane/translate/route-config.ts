@@ -13,7 +13,47 @@ import { isCatchAll } from './route-match.ts';
 
 type Json = Record<string, unknown>;
 
+/**
+ * What of a proxy its outbound routes depend on: its namespace (short-name domains) and the labels that some
+ * VirtualService match's `sourceLabels` names. Proxies with the same key get the same route table.
+ */
+function routeTableKey(mesh: Mesh, proxy: ProxyIdentity): string {
+  let keys = sourceLabelKeys.get(mesh);
+  if (keys === undefined) {
+    const names = new Set<string>();
+    for (const vs of mesh.virtualServices.values()) {
+      for (const http of vs.spec.http) for (const m of http.match) for (const k of Object.keys(m.sourceLabels ?? {})) names.add(k);
+    }
+    keys = [...names].sort();
+    sourceLabelKeys.set(mesh, keys);
+  }
+  return JSON.stringify([proxy.namespace, ...keys.map((k) => proxy.labels[k] ?? null)]);
+}
+
+const sourceLabelKeys = new WeakMap<Mesh, readonly string[]>();
+const routeTables = new WeakMap<Mesh, Map<string, EnvoyResource>>();
+
+/**
+ * The proxy's `outbound_http`, translated once per mesh generation for all proxies that share a route table
+ * key: one object, which the xDS server then serialises and hashes once for all of them. Callers must not
+ * mutate it.
+ */
 export function outboundRouteConfiguration(mesh: Mesh, proxy: ProxyIdentity): EnvoyResource {
+  let tables = routeTables.get(mesh);
+  if (tables === undefined) {
+    tables = new Map();
+    routeTables.set(mesh, tables);
+  }
+  const key = routeTableKey(mesh, proxy);
+  let table = tables.get(key);
+  if (table === undefined) {
+    table = buildOutboundRouteConfiguration(mesh, proxy);
+    tables.set(key, table);
+  }
+  return table;
+}
+
+function buildOutboundRouteConfiguration(mesh: Mesh, proxy: ProxyIdentity): EnvoyResource {
   const taken = new Set<string>();
   const virtualHosts: Json[] = [];
   for (const service of mesh.services.values()) {

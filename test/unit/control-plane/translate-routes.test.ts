@@ -2,7 +2,8 @@
 // pilot emits for it (route.go, retry.go), plus virtual host domains, default routes and route selection.
 
 import { describe, expect, it } from 'vitest';
-import { routesOf, service, snapshotOf, virtualHost, workload } from './translate-kit.ts';
+import { proxySnapshot } from '../../../control-plane/translate/index.ts';
+import { identity, meshOf, routesOf, service, snapshotOf, virtualHost, workload } from './translate-kit.ts';
 
 const REGISTRY = service('reviews', { port: 9080 }) + workload('reviews', 'v1', '10.0.0.1') + workload('reviews', 'v2', '10.0.0.2') +
   service('ratings', { port: 9080 }) + `apiVersion: networking.istio.io/v1
@@ -184,6 +185,33 @@ describe('HTTPRoute → Envoy Route', () => {
     expect(routes(http, { LABELS: { app: 'productpage', version: 'v1' } }).map((r) => r['match'])).toEqual([{ prefix: '/p', case_sensitive: true }]);
     // No route applies to other workloads: the host falls back to the default route.
     expect(routes(http, { LABELS: { app: 'other' } }).map((r) => r['name'])).toEqual(['default']);
+  });
+
+  it('proxies that only differ in what routes ignore share one route table object (translated and served once)', () => {
+    const vs = (http: string) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  http:
+${http}
+`;
+    const table = (yaml: string) => {
+      const { mesh } = meshOf(REGISTRY + yaml);
+      return (metadata: Record<string, unknown>) => proxySnapshot(mesh, identity(metadata)).routes[0];
+    };
+    const plain = table(vs('  - route: [{destination: {host: reviews, subset: v1}}]'));
+    const productpage = plain({ LABELS: { app: 'productpage' }, INSTANCE_IPS: '10.0.1.1' });
+    expect(plain({ LABELS: { app: 'details' }, INSTANCE_IPS: '10.0.1.2' })).toBe(productpage);
+    // The namespace changes the short-name domains: its own table.
+    expect(plain({ NAMESPACE: 'other', LABELS: { app: 'productpage' } })).not.toBe(productpage);
+
+    const bySource = table(vs('  - match: [{sourceLabels: {app: productpage}}]\n    route: [{destination: {host: reviews, subset: v1}}]'));
+    const pp = bySource({ LABELS: { app: 'productpage', version: 'v1' } });
+    expect(bySource({ LABELS: { app: 'productpage', version: 'v2' } })).toBe(pp);
+    const other = bySource({ LABELS: { app: 'details' } });
+    expect(other).not.toBe(pp);
+    expect(JSON.stringify(other)).not.toBe(JSON.stringify(pp));
   });
 
   it('a destination without port uses the service\'s single port; with a port, that port', () => {
