@@ -560,6 +560,45 @@ describe('002-production-mesh: 95/5 with retries, circuit breaking, fault inject
 });
 
 // ---------------------------------------------------------------------------------------------------------
+describe('the security sections of 002, 003 and 004 (namespace production, STRICT)', () => {
+  const prod = { namespace: 'production' };
+  const HOST = 'payment-service:8080';
+  const WORKLOADS = [
+    spec('prod-api-gateway-v1', 'api-gateway', 'v1', prod), spec('prod-order-service-v1', 'order-service', 'v1', prod),
+    spec('prod-payment-service-v1', 'payment-service', 'v1', prod),
+  ];
+  const security = async (file: string) => without(await seed(file), (d) => d.kind !== 'PeerAuthentication' && d.kind !== 'AuthorizationPolicy');
+  const statusOf = async (m: TestMesh, from: string, path = '/', method = 'GET') => (await m.call(from, HOST, path, {}, method)).status;
+
+  it('002: only the API gateway may call payment-service', async () => {
+    const m = await mesh(WORKLOADS, { '002.yaml': await security('002-production-mesh.yaml') });
+    expect(await statusOf(m, 'prod-api-gateway-v1')).toBe(200);
+    expect(await statusOf(m, 'prod-api-gateway-v1', '/anything', 'DELETE')).toBe(200);
+    expect(await statusOf(m, 'prod-order-service-v1')).toBe(403);
+    expect(received(m, 'prod-payment-service-v1')).toBe(2);
+  });
+
+  it('003: only order-service may POST /api/v1/payments and below', async () => {
+    const m = await mesh(WORKLOADS, { '003.yaml': await security('003-order-payment.yaml') });
+    expect(await statusOf(m, 'prod-order-service-v1', '/api/v1/payments', 'POST')).toBe(200);
+    expect(await statusOf(m, 'prod-order-service-v1', '/api/v1/payments/42', 'POST')).toBe(200);
+    expect(await statusOf(m, 'prod-order-service-v1', '/api/v1/payments/42')).toBe(403); // GET
+    expect(await statusOf(m, 'prod-order-service-v1', '/api/v1/paymentsX', 'POST')).toBe(403);
+    expect(await statusOf(m, 'prod-api-gateway-v1', '/api/v1/payments', 'POST')).toBe(403);
+    expect(received(m, 'prod-payment-service-v1')).toBe(2);
+  });
+
+  it('004: production is STRICT: sidecars talk mTLS, a plaintext client is closed', async () => {
+    const m = await mesh(WORKLOADS, { '004.yaml': await security('004-reviews.yaml') });
+    expect(await statusOf(m, 'prod-order-service-v1')).toBe(200);
+    const payment = m.workload('prod-payment-service-v1');
+    await expect(send(PORT, '/', { host: payment.ip, headers: { host: HOST } })).rejects.toThrow(/ECONNRESET|socket hang up/);
+    expect(await m.stat('prod-payment-service-v1', `listener.${payment.ip}_${PORT}.ssl.handshake`)).toBe(1);
+    expect(received(m, 'prod-payment-service-v1')).toBe(1);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
 describe('003-order-payment: order-service canary and rollout patch, payment-service retries and circuit breaking', () => {
   const FILE = '003-order-payment.yaml';
   const order = (subset: string) => `outbound|8080|${subset}|order-service.default.svc.cluster.local`;
