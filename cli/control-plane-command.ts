@@ -1,19 +1,23 @@
 // `nodevoy control-plane --config-dir DIR`: serve the Istio YAML of DIR over xDS REST-JSON (with long-poll
-// push and /debug pages), re-translating on every change; `--validate` prints every load, validation and
-// conflict error and every warning instead (`file[doc]:line Kind ns/name: [warning: ]path: message`) and
-// exits 1 if there is any error (warnings alone exit 0).
+// push and /debug pages), re-translating on every change, and with --ca-dir the CA service (--kube-api: also
+// for ServiceAccount tokens, by TokenReview); `--validate` prints every load, validation and conflict error and
+// every warning instead (`file[doc]:line Kind ns/name: [warning: ]path: message`), exit 1 on any error.
 
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { loadIstioDirectory } from '../control-plane/istio/load.ts';
 import { startControlPlane } from '../control-plane/server/control-plane.ts';
 import { createCaService, loadCaDirectory } from '../control-plane/server/ca-service.ts';
+import {
+  DEFAULT_TOKEN_AUDIENCE, IN_CLUSTER_CA_FILE, IN_CLUSTER_TOKEN_FILE, kubeApiProblem, loadTokenReviewVerifier, type KubeApiSettings,
+} from '../control-plane/server/token-review.ts';
 import { ISTIO_TRANSLATION, istioTranslation } from '../control-plane/server/istio-source.ts';
 import { countSeverities, formatMeshError } from '../control-plane/server/mesh-source.ts';
 import { realClock, realRandom } from '../proxy/common/clock.ts';
 import { createLogger, parseLogLevel } from '../proxy/common/logger.ts';
 
-export const CONTROL_PLANE_USAGE = 'usage: nodevoy control-plane --config-dir DIR [--address 127.0.0.1] [--port 15010] [--ca-dir CADIR] [-l info] [--validate]\n';
+export const CONTROL_PLANE_USAGE = 'usage: nodevoy control-plane --config-dir DIR [--address 127.0.0.1] [--port 15010] [-l info] [--validate]\n'
+  + '         [--ca-dir CADIR [--kube-api https://HOST:PORT|in-cluster [--kube-token-file FILE] [--kube-ca-file FILE] [--kube-audience istio-ca]...]]\n';
 
 export interface ControlPlaneArgs {
   readonly configDir: string;
@@ -23,6 +27,8 @@ export interface ControlPlaneArgs {
   readonly validate: boolean;
   /** --ca-dir: a CA directory (`nodevoy certs init`) to serve the CA service (POST /v1/certificates) from. */
   readonly caDir: string | undefined;
+  /** --kube-api and its companions: the CA service also accepts ServiceAccount tokens, checked by TokenReview. */
+  readonly kube: KubeApiSettings | undefined;
 }
 
 export interface CommandIo {
@@ -41,6 +47,8 @@ export function parseControlPlaneArgs(argv: readonly string[]): { ok: true; args
       options: {
         'config-dir': { type: 'string' }, address: { type: 'string' }, port: { type: 'string' },
         'log-level': { type: 'string', short: 'l' }, validate: { type: 'boolean' }, 'ca-dir': { type: 'string' },
+        'kube-api': { type: 'string' }, 'kube-token-file': { type: 'string' }, 'kube-ca-file': { type: 'string' },
+        'kube-audience': { type: 'string', multiple: true },
       },
     });
   } catch (e) {
@@ -54,8 +62,32 @@ export function parseControlPlaneArgs(argv: readonly string[]): { ok: true; args
   if (!Number.isInteger(port) || port < 0 || port > 65_535) errors.push(`--port: "${v.port}" is not a port number`);
   const logLevel = v['log-level'] ?? 'info';
   if (parseLogLevel(logLevel) === undefined) errors.push(`--log-level: "${logLevel}" is not a log level`);
+  const kube = kubeSettings({
+    api: v['kube-api'], tokenFile: v['kube-token-file'], caFile: v['kube-ca-file'], audiences: v['kube-audience'], caDir: v['ca-dir'],
+  }, errors);
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, args: { configDir: dirs[0]!, address: v.address ?? '127.0.0.1', port, logLevel, validate: v.validate ?? false, caDir: v['ca-dir'] } };
+  return { ok: true, args: { configDir: dirs[0]!, address: v.address ?? '127.0.0.1', port, logLevel, validate: v.validate ?? false, caDir: v['ca-dir'], kube } };
+}
+
+/**
+ * --kube-api (explicit: nothing is read from the environment without it) and its companions, whose defaults
+ * are a pod's own ServiceAccount files, as client-go's in-cluster config.
+ */
+function kubeSettings(
+  flags: { api?: string; tokenFile?: string; caFile?: string; audiences?: string[]; caDir?: string },
+  errors: string[],
+): KubeApiSettings | undefined {
+  const { api, tokenFile, caFile, audiences } = flags;
+  if (api === undefined) {
+    const stray = { 'kube-token-file': tokenFile, 'kube-ca-file': caFile, 'kube-audience': audiences };
+    for (const [flag, value] of Object.entries(stray)) if (value !== undefined) errors.push(`--${flag} needs --kube-api`);
+    return undefined;
+  }
+  if (flags.caDir === undefined) errors.push('--kube-api needs --ca-dir (TokenReview proves identities to the CA service)');
+  const problem = kubeApiProblem(api);
+  if (problem !== undefined) errors.push(`--kube-api: ${problem}`);
+  if (audiences?.some((a) => a === '')) errors.push('--kube-audience must not be empty');
+  return { api, tokenFile: tokenFile ?? IN_CLUSTER_TOKEN_FILE, caFile: caFile ?? IN_CLUSTER_CA_FILE, audiences: audiences ?? [DEFAULT_TOKEN_AUDIENCE] };
 }
 
 export async function runControlPlane(argv: string[], io: CommandIo = STDIO): Promise<number> {
@@ -96,7 +128,16 @@ async function serve(args: ControlPlaneArgs, io: CommandIo): Promise<number> {
       io.err.write(`nodevoy control-plane: --ca-dir: ${loaded.reason}\n`);
       return 1;
     }
-    caService = createCaService({ ...loaded.value, clock: realClock, logger: log });
+    let serviceAccountTokens;
+    if (args.kube !== undefined) {
+      const review = loadTokenReviewVerifier(args.kube, { trustDomain: loaded.value.ca.trustDomain, clock: realClock, env: process.env });
+      if (!review.ok) {
+        io.err.write(`nodevoy control-plane: ${review.reason}\n`);
+        return 1;
+      }
+      serviceAccountTokens = review.value;
+    }
+    caService = createCaService({ ...loaded.value, clock: realClock, logger: log, ...(serviceAccountTokens ? { serviceAccountTokens } : {}) });
   }
   let controlPlane;
   try {
@@ -110,7 +151,8 @@ async function serve(args: ControlPlaneArgs, io: CommandIo): Promise<number> {
     io.err.write(`nodevoy control-plane: ${(e as Error).message}\n`);
     return 1;
   }
-  io.out.write(`nodevoy control-plane serving ${args.configDir} on ${controlPlane.server.url} (xDS REST-JSON + long-poll, /debug/syncz${caService ? ', CA service POST /v1/certificates' : ''})\n`);
+  const caTokens = args.kube ? `bootstrap tokens; ServiceAccount tokens by TokenReview at ${args.kube.api}` : 'bootstrap tokens';
+  io.out.write(`nodevoy control-plane serving ${args.configDir} on ${controlPlane.server.url} (xDS REST-JSON + long-poll, /debug/syncz${caService ? `, CA service POST /v1/certificates (${caTokens})` : ''})\n`);
   if (!caService) {
     io.out.write('no --ca-dir: sidecars get no workload certificates, so traffic between them is plaintext and a workload that a PeerAuthentication (STRICT/PERMISSIVE) or DestinationRule ISTIO_MUTUAL puts on mTLS refuses connections (docs/security.md, "Running a secure mesh by hand")\n');
   }

@@ -1,4 +1,4 @@
-// `nodevoy control-plane`: flag parsing, and --validate printing every load, validation and conflict error
+// `nodevoy control-plane`: flag parsing (including --kube-api and its companions), and --validate printing every load, validation and conflict error
 // as `file[doc]:line Kind ns/name: path: message` and every warning with a `warning:` marker, then
 // `N errors, M warnings`; exit 1 only on errors. No server is started.
 
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runCerts } from '../../../cli/certs-command.ts';
 import { parseControlPlaneArgs, runControlPlane } from '../../../cli/control-plane-command.ts';
 
 const dirs: string[] = [];
@@ -63,6 +64,44 @@ describe('nodevoy control-plane flags', () => {
   it('reports every problem', () => {
     const r = parseControlPlaneArgs(['--port', 'x', '-l', 'loud']);
     expect(r).toEqual({ ok: false, errors: ['--config-dir DIR is required', '--port: "x" is not a port number', '--log-level: "loud" is not a log level'] });
+  });
+
+  it('--kube-api defaults to the pod\'s own ServiceAccount files and audience istio-ca', () => {
+    expect(parseControlPlaneArgs(['mesh', '--ca-dir', 'ca', '--kube-api', 'in-cluster'])).toMatchObject({ ok: true, args: {
+      caDir: 'ca',
+      kube: {
+        api: 'in-cluster', audiences: ['istio-ca'],
+        tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token', caFile: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt',
+      },
+    } });
+  });
+
+  it('--kube-api with its files and several audiences', () => {
+    const argv = ['mesh', '--ca-dir', 'ca', '--kube-api', 'https://127.0.0.1:6443', '--kube-token-file', 'cp.token', '--kube-ca-file', 'kind-ca.crt',
+      '--kube-audience', 'istio-ca', '--kube-audience', 'nodevoy'];
+    expect(parseControlPlaneArgs(argv)).toMatchObject({ ok: true, args: {
+      kube: { api: 'https://127.0.0.1:6443', tokenFile: 'cp.token', caFile: 'kind-ca.crt', audiences: ['istio-ca', 'nodevoy'] },
+    } });
+    expect(parseControlPlaneArgs(['mesh'])).toMatchObject({ ok: true, args: { kube: undefined } });
+  });
+
+  it('reports every --kube-* problem', () => {
+    expect(parseControlPlaneArgs(['mesh', '--kube-token-file', 't', '--kube-ca-file', 'c', '--kube-audience', 'a'])).toEqual({ ok: false, errors: [
+      '--kube-token-file needs --kube-api', '--kube-ca-file needs --kube-api', '--kube-audience needs --kube-api',
+    ] });
+    expect(parseControlPlaneArgs(['mesh', '--kube-api', 'http://127.0.0.1:8001', '--kube-audience', ''])).toEqual({ ok: false, errors: [
+      '--kube-api needs --ca-dir (TokenReview proves identities to the CA service)',
+      '--kube-api: "http://127.0.0.1:8001" must be an https:// URL (or "in-cluster")',
+      '--kube-audience must not be empty',
+    ] });
+  });
+
+  it('exits 1 at start when a --kube-* file cannot be read', async () => {
+    const caDir = meshDir({});
+    expect(runCerts(['init', '--dir', caDir, '--force'], capture().io)).toBe(0);
+    const c = capture();
+    expect(await runControlPlane([meshDir({}), '--ca-dir', caDir, '--kube-api', 'https://127.0.0.1:6443', '--kube-token-file', join(caDir, 'no-such-token')], c.io)).toBe(1);
+    expect(c.text().stderr).toBe(`nodevoy control-plane: --kube-token-file: cannot read ${join(caDir, 'no-such-token')}: ENOENT\n`);
   });
 
   it('exits 1 with the usage on bad flags', async () => {
