@@ -1,8 +1,9 @@
 // The nodevoy command line: `nodevoy proxy` (run a sidecar from an Envoy bootstrap), `nodevoy validate`
 // (report every config problem), `nodevoy control-plane` (serve Istio YAML over xDS) and `nodevoy
-// proxy-status` (the proxies' sync state), `nodevoy certs` (mesh CA and workload certificates). Dispatch
-// only; each command lives in its own file.
+// proxy-status` (the proxies' sync state), `nodevoy certs` (mesh CA and workload certificates), `nodevoy
+// agent` (the workload agent on its own, for an Envoy sidecar). Dispatch only; each command lives in its own file.
 
+import { runAgent } from './agent-command.ts';
 import { runCerts } from './certs-command.ts';
 import { runControlPlane } from './control-plane-command.ts';
 import { runProxy } from './proxy-command.ts';
@@ -26,6 +27,10 @@ commands:
                            each connected proxy's xDS sync state (CDS LDS EDS RDS), like istioctl
   certs init|issue|token   the mesh CA (--dir cacerts, --trust-domain, --intermediate, --key-type ec|rsa),
                            a workload's certificate files, a workload's bootstrap token (certs --help)
+  agent --ca-address URL --namespace NS --service-account SA [--cert-dir DIR] [--sds-port PORT]
+                           the workload agent on its own: a certificate from the control plane's CA
+                           (--ca-token-file or NODEVOY_CA_TOKEN), renewed at half-life, written to DIR
+                           and/or served to an Envoy sidecar over REST SDS on 127.0.0.1 (agent --help)
   version                  print the version
 `;
 
@@ -42,6 +47,12 @@ async function main(argv: string[]): Promise<number> {
       return runProxyStatus(rest);
     case 'certs':
       return runCerts(rest);
+    case 'agent':
+      if (rest[0] === '--help' || rest[0] === '-h') {
+        process.stdout.write((await import('./agent-command.ts')).AGENT_USAGE);
+        return 0;
+      }
+      return runAgent(rest);
     case 'version':
     case '--version':
       process.stdout.write(`nodevoy ${(await import('../proxy/server/server.ts')).NODEVOY_VERSION}\n`);

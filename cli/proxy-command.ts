@@ -1,8 +1,8 @@
 // `nodevoy proxy`: load and validate the bootstrap, start the server, and on SIGTERM/SIGINT drain for
 // --drain-time-s and exit 0. `--mode validate` checks the config and exits, as Envoy does.
 
-import { readFileSync } from 'node:fs';
 import { parseProxyArgs, type ProxyOptions } from './args.ts';
+import { readCaToken } from './ca-token.ts';
 import { loadBootstrap } from './config-input.ts';
 import { printConfigErrors } from './report.ts';
 import { createLogger } from '../proxy/common/logger.ts';
@@ -34,7 +34,7 @@ export async function runProxy(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const caToken = readCaToken(opts);
+  const caToken = readCaToken(opts.caTokenFile);
   if (!caToken.ok) {
     process.stderr.write(`nodevoy proxy: ${caToken.reason}\n`);
     return 1;
@@ -70,17 +70,4 @@ export async function runProxy(argv: string[]): Promise<number> {
   process.on('SIGTERM', () => void stop('SIGTERM', opts.drainTimeS * 1000));
   process.on('SIGINT', () => void stop('SIGINT', opts.drainTimeS * 1000));
   return new Promise<number>(() => { /* runs until a signal or /quitquitquit */ });
-}
-
-/** The workload agent's bootstrap token: --ca-token-file, else the NODEVOY_CA_TOKEN environment variable. */
-function readCaToken(opts: ProxyOptions): { ok: true; token: string | undefined } | { ok: false; reason: string } {
-  if (opts.caTokenFile !== undefined) {
-    try {
-      return { ok: true, token: readFileSync(opts.caTokenFile, 'utf8').trim() };
-    } catch (err) {
-      return { ok: false, reason: `--ca-token-file: cannot read ${opts.caTokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
-    }
-  }
-  const env = process.env['NODEVOY_CA_TOKEN']?.trim();
-  return { ok: true, token: env === '' ? undefined : env };
 }

@@ -1,6 +1,7 @@
 // Sample backends for an example: `node examples/backends.ts examples/canary-subsets.yaml` starts the
 // demo's sample service on every 127.0.0.1/localhost endpoint of the file's clusters, named after the
-// cluster and labelled with the endpoint's `envoy.lb` version, so each answer shows who served it.
+// cluster and labelled with the endpoint's `envoy.lb` version, so each answer shows who served it. Clusters
+// that config sources poll (an xDS or SDS server, e.g. `nodevoy agent`) are left to that server.
 
 import { loadBootstrap } from '../cli/config-input.ts';
 import { printConfigErrors } from '../cli/report.ts';
@@ -26,7 +27,9 @@ async function main(configPath: string | undefined): Promise<number> {
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
   const started = new Set<number>();
-  for (const cluster of loaded.config.clusters) {
+  const { lds, cds } = loaded.config.dynamicResources;
+  const management = new Set([lds?.clusterName, cds?.clusterName, ...loaded.config.dynamicSecrets.all().map((s) => s.source.clusterName)]);
+  for (const cluster of loaded.config.clusters.filter((c) => !management.has(c.name))) {
     for (const locality of cluster.load_assignment?.endpoints ?? []) {
       for (const lbEndpoint of locality.lb_endpoints ?? []) {
         const { address, port_value: port } = lbEndpoint.endpoint.address.socket_address;

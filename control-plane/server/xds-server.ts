@@ -4,8 +4,10 @@
 
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { LONG_POLL_HEADER, WAIT_HEADER } from '../../control-client/long-poll-transport.ts';
+import {
+  DEFAULT_MAX_WAIT_SECONDS, discoveryResponseBody, listenXds, parseDiscoveryRequest, parseWait, readRequestBody, WaitList,
+} from '../../control-client/rest-serving.ts';
 import type { DiscoveryRequest } from '../../control-client/types.ts';
 import type { Clock, Random } from '../../proxy/common/clock.ts';
 import type { XdsKind } from '../xds/snapshot.ts';
@@ -13,8 +15,6 @@ import { XDS_TYPES } from '../xds/snapshot.ts';
 import { CERTIFICATES_PATH, type CaService } from './ca-service.ts';
 import { handleDebug, text } from './debug-endpoints.ts';
 import type { DebugContext } from './debug-endpoints.ts';
-import { parseDiscoveryRequest } from './discovery-request.ts';
-import { DEFAULT_MAX_WAIT_SECONDS, parseWait, WaitList } from './long-poll.ts';
 import type { MeshSource } from './mesh-source.ts';
 import { formatMeshError } from './mesh-source.ts';
 import { resourcesToSend, SnapshotCache, type Entry } from './snapshot-cache.ts';
@@ -111,8 +111,7 @@ export async function startXdsServer(options: XdsServerOptions): Promise<XdsServ
     // LDS/CDS: the full list, shared by every proxy selecting the same resources; RDS/EDS: what this proxy lacks.
     const resourcesJson = resourcesToSend(kind, answer, tracker.held(proxyId, kind, request));
     tracker.sent(proxyId, kind, request, { version: answer.version, nonce, resources: answer.anyByName });
-    const body = `{"version_info":${JSON.stringify(answer.version)},"resources":${resourcesJson},"type_url":${JSON.stringify(XDS_TYPES[kind])},` +
-      `"nonce":${JSON.stringify(nonce)},"control_plane":{"identifier":${JSON.stringify(identifier)}}}`;
+    const body = discoveryResponseBody(answer.version, resourcesJson, XDS_TYPES[kind], nonce, identifier);
     res.writeHead(200, { ...advertised, 'content-type': 'application/json' }).end(body);
     return true;
   }
@@ -164,47 +163,8 @@ export async function startXdsServer(options: XdsServerOptions): Promise<XdsServ
     text(res, 404, `no such endpoint: ${req.method ?? ''} ${url.pathname}\n`);
   }
 
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size <= MAX_REQUEST_BYTES) return void chunks.push(chunk);
-      // Refused as soon as the limit is crossed: the rest is not read, the connection closes once 413 is out.
-      req.off('data', onData).off('end', onEnd);
-      res.writeHead(413, { connection: 'close', 'content-type': 'text/plain; charset=utf-8' })
-        .end(`request body over ${MAX_REQUEST_BYTES} bytes\n`, () => req.socket.destroy());
-    };
-    const onEnd = (): void => route(req, res, Buffer.concat(chunks).toString('utf8'));
-    req.on('data', onData).on('end', onEnd);
-  });
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
-  options.logger?.info(`xDS REST and debug endpoints listening on ${url}`);
-  return {
-    host: options.host,
-    port,
-    url,
-    heldRequests: () => waiting.size,
-    async close() {
-      unsubscribe();
-      waiting.expireAll();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      for (const s of sockets) s.destroySoon();
-      await closed;
-    },
-  };
+  const server = createServer((req, res) => readRequestBody(req, res, MAX_REQUEST_BYTES, (body) => route(req, res, body)));
+  const endpoint = await listenXds(server, options.host, options.port, waiting, unsubscribe);
+  options.logger?.info(`xDS REST and debug endpoints listening on ${endpoint.url}`);
+  return endpoint;
 }

@@ -1,10 +1,10 @@
-// GET /certs in Envoy's shape (envoy.admin.v3.Certificates): one entry per static secret, its certificates
+// GET /certs in Envoy's shape (envoy.admin.v3.Certificates): one entry per secret (static, or SDS in use), its certificates
 // as CertificateDetails (path, serial_number, subject_alt_names, days_until_expiration, valid_from,
 // expiration_time) under cert_chain (tls_certificate) or ca_cert (validation_context). Never key material.
 
 import type { X509Certificate } from 'node:crypto';
 import { parseSubjectAltName } from '../tls/san-matcher.ts';
-import type { StaticSecret } from '../secrets/static-secrets.ts';
+import type { TlsSecret } from '../secrets/secret-scope.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -40,7 +40,7 @@ function details(cert: X509Certificate, path: string, nowMs: number): Certificat
 }
 
 /** The loaded certificates of `secrets` (a secret not loaded yet is listed empty). */
-export function renderCertificates(secrets: readonly StaticSecret[], nowMs: number): Certificates {
+export function renderCertificates(secrets: readonly Pick<TlsSecret, 'current'>[], nowMs: number): Certificates {
   return {
     certificates: secrets.map((s) => {
       const m = s.current;

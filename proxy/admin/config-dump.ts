@@ -54,12 +54,25 @@ export interface DumpedSecret {
   readonly lastUpdatedMs: number;
 }
 
+/**
+ * An SDS secret in use (SecretsConfigDump.DynamicSecret): `secret` is the last accepted version (undefined while
+ * warming: no version yet); its private key is redacted in the dump.
+ */
+export interface DumpedDynamicSecret {
+  readonly name: string;
+  readonly versionInfo: string;
+  readonly lastUpdatedMs: number;
+  readonly secret: unknown;
+}
+
 export interface ConfigDumpOptions {
   /** ?include_eds: add the EndpointsConfigDump. */
   readonly includeEds?: boolean;
   readonly dynamic?: DynamicConfig;
   /** static_resources.secrets. */
   readonly secrets?: readonly DumpedSecret[];
+  /** The SDS secrets in use. */
+  readonly dynamicSecrets?: readonly DumpedDynamicSecret[];
 }
 
 function isObject(v: unknown): v is Json {
@@ -157,6 +170,24 @@ export function redactSensitive(v: unknown): unknown {
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, SENSITIVE_FIELDS.has(k) ? redactAll(x, k) : redactSensitive(x)]));
 }
 
+/**
+ * dynamic_active_secrets (a version arrived) and dynamic_warming_secrets (none yet: the name only, as Envoy's
+ * SecretManagerImpl dumps a provider without a secret).
+ */
+function dynamicSecrets(secrets: readonly DumpedDynamicSecret[] | undefined): Json {
+  if (secrets === undefined) return {};
+  const entry = (s: DumpedDynamicSecret): Json => ({
+    name: s.name,
+    version_info: s.versionInfo,
+    ...(s.lastUpdatedMs > 0 ? { last_updated: iso(s.lastUpdatedMs) } : {}),
+    secret: { '@type': SECRET, ...(s.secret === undefined ? { name: s.name } : s.secret as Json) },
+  });
+  return {
+    dynamic_active_secrets: secrets.filter((s) => s.secret !== undefined).map(entry),
+    dynamic_warming_secrets: secrets.filter((s) => s.secret === undefined).map(entry),
+  };
+}
+
 /** `bootstrap` is the validated bootstrap document as written; `lastUpdated` an ISO-8601 time. */
 export function buildConfigDump(bootstrap: unknown, lastUpdated: string, opts: ConfigDumpOptions = {}): Json {
   return redactSensitive(unredactedConfigDump(bootstrap, lastUpdated, opts)) as Json;
@@ -203,6 +234,7 @@ function unredactedConfigDump(bootstrap: unknown, lastUpdated: string, opts: Con
         static_secrets: (opts.secrets ?? []).map((s) => ({
           name: s.name, last_updated: s.lastUpdatedMs > 0 ? iso(s.lastUpdatedMs) : lastUpdated, secret: { '@type': SECRET, ...(s.secret as Json) },
         })),
+        ...dynamicSecrets(opts.dynamicSecrets),
       },
     ],
   };

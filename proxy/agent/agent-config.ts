@@ -1,7 +1,8 @@
-// The workload agent's settings (Istio's pilot-agent role inside the proxy), from the bootstrap's node
-// metadata: CA_ADDRESS (the control plane's CA service, http://host:port), CERT_DIR (where the certificate
-// files go: the watched_directory of the `default` and `ROOTCA` static secrets), NAMESPACE, SERVICE_ACCOUNT,
-// TRUST_DOMAIN (default cluster.local) and SECRET_TTL (requested lifetime, Istio's `24h` form).
+// The workload agent's settings (Istio's pilot-agent role), from the bootstrap's node metadata (the agent inside
+// the proxy) or the same keys given to `nodevoy agent` as flags or environment: CA_ADDRESS (the control plane's
+// CA service, http://host:port), CERT_DIR (where the certificate files go: the watched_directory of the
+// `default` and `ROOTCA` static secrets), NAMESPACE, SERVICE_ACCOUNT, TRUST_DOMAIN (default cluster.local) and
+// SECRET_TTL (requested lifetime, Istio's `24h` form).
 
 import { DEFAULT_TRUST_DOMAIN, workloadIdentityProblem, type WorkloadIdentity } from '../../certs/spiffe-id.ts';
 import { fail, ok, type ConfigError, type Result } from '../common/result.ts';
@@ -12,7 +13,8 @@ export const DEFAULT_CERT_DIR = './certs';
 export interface AgentConfig {
   /** Base URL of the CA service (`POST <caAddress>/v1/certificates`). */
   readonly caAddress: string;
-  readonly certDir: string;
+  /** null = no files (the standalone agent serving its certificates over SDS only). */
+  readonly certDir: string | null;
   readonly identity: WorkloadIdentity;
   /** Requested certificate lifetime (SECRET_TTL); undefined = the CA's default (24 h). */
   readonly ttlSeconds: number | undefined;
@@ -30,23 +32,42 @@ export function parseTtl(text: string): number | undefined {
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
+/** The settings' keys, as node.metadata names them. */
+export type AgentSetting = 'CA_ADDRESS' | 'CERT_DIR' | 'NAMESPACE' | 'SERVICE_ACCOUNT' | 'TRUST_DOMAIN' | 'SECRET_TTL';
+
+/** Where the settings come from, for error paths, and what a missing CERT_DIR means. */
+export interface SettingsOrigin {
+  /** The error path of one setting. */
+  readonly at: (key: AgentSetting) => string;
+  /** The error path of the identity as a whole (NAMESPACE, SERVICE_ACCOUNT, TRUST_DOMAIN). */
+  readonly identityPath: string;
+  readonly defaultCertDir: string | null;
+}
+
+const METADATA: SettingsOrigin = { at: (key) => `node.metadata.${key}`, identityPath: 'node.metadata', defaultCertDir: DEFAULT_CERT_DIR };
+
 /** null when node.metadata has no CA_ADDRESS (no agent: certificates are provisioned some other way). */
 export function agentConfigFromMetadata(metadata: Readonly<Record<string, unknown>>): Result<AgentConfig | null> {
-  const caAddress = str(metadata['CA_ADDRESS']);
+  return agentConfigFrom(metadata, METADATA);
+}
+
+/** The settings from `values` keyed as node.metadata is; null without CA_ADDRESS. */
+export function agentConfigFrom(values: Readonly<Partial<Record<AgentSetting, unknown>>>, origin: SettingsOrigin): Result<AgentConfig | null> {
+  const caAddress = str(values['CA_ADDRESS']);
   if (caAddress === undefined) return ok(null);
   const errors: ConfigError[] = [];
-  const at = (field: string): string => `node.metadata.${field}`;
+  const at = origin.at;
   if (!/^https?:\/\/[^/]+\/?$/.test(caAddress)) errors.push({ path: at('CA_ADDRESS'), kind: 'invalid', message: `"${caAddress}" is not http://host:port` });
   const identity = {
-    trustDomain: str(metadata['TRUST_DOMAIN']) ?? DEFAULT_TRUST_DOMAIN,
-    namespace: str(metadata['NAMESPACE']) ?? '',
-    serviceAccount: str(metadata['SERVICE_ACCOUNT']) ?? '',
+    trustDomain: str(values['TRUST_DOMAIN']) ?? DEFAULT_TRUST_DOMAIN,
+    namespace: str(values['NAMESPACE']) ?? '',
+    serviceAccount: str(values['SERVICE_ACCOUNT']) ?? '',
   };
   const problem = workloadIdentityProblem(identity);
-  if (problem !== undefined) errors.push({ path: 'node.metadata', kind: 'invalid', message: `the workload identity (NAMESPACE, SERVICE_ACCOUNT, TRUST_DOMAIN): ${problem}` });
-  const ttlText = str(metadata['SECRET_TTL']);
+  if (problem !== undefined) errors.push({ path: origin.identityPath, kind: 'invalid', message: `the workload identity (NAMESPACE, SERVICE_ACCOUNT, TRUST_DOMAIN): ${problem}` });
+  const ttlText = str(values['SECRET_TTL']);
   const ttlSeconds = ttlText === undefined ? undefined : parseTtl(ttlText);
   if (ttlText !== undefined && ttlSeconds === undefined) errors.push({ path: at('SECRET_TTL'), kind: 'invalid', message: `"${ttlText}" is not a duration such as 24h or 90s` });
   if (errors.length > 0) return fail(errors);
-  return ok({ caAddress: caAddress.replace(/\/$/, ''), certDir: str(metadata['CERT_DIR']) ?? DEFAULT_CERT_DIR, identity, ttlSeconds });
+  return ok({ caAddress: caAddress.replace(/\/$/, ''), certDir: str(values['CERT_DIR']) ?? origin.defaultCertDir, identity, ttlSeconds });
 }

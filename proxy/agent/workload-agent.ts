@@ -1,9 +1,9 @@
-// The workload agent (Istio's pilot-agent certificate role, inside the proxy): generates the workload's key
-// (kept in memory and in CERT_DIR/key.pem 0600 only; never sent), sends a CSR for
-// spiffe://<td>/ns/<ns>/sa/<sa> with the bootstrap token to the control plane's CA service, checks the
-// answer, writes the certificate directory atomically and tells the static secrets to reload. It renews at
-// half the remaining lifetime and retries failures with jittered exponential back-off; the last good
-// certificate keeps serving meanwhile.
+// The workload agent (Istio's pilot-agent certificate role, inside the proxy or standalone as `nodevoy agent`):
+// generates the workload's key (kept in memory and in CERT_DIR/key.pem 0600 only; never sent to the CA), sends a
+// CSR for spiffe://<td>/ns/<ns>/sa/<sa> with the bootstrap token to the control plane's CA service, checks the
+// answer, writes the certificate directory atomically and tells the static secrets to reload, and hands the set
+// to its SDS endpoint when it has one (sds-server.ts). It renews at half the remaining lifetime and retries
+// failures with jittered exponential back-off; the last good certificate keeps serving meanwhile.
 
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -18,6 +18,7 @@ import type { Counter, StatsScope } from '../stats/scope.ts';
 import type { AgentConfig } from './agent-config.ts';
 import { requestCertificate, type CaAnswer } from './ca-client.ts';
 import { writeCertDirectory } from './cert-files.ts';
+import type { WorkloadSecrets, WorkloadSecretSet } from './sds-server.ts';
 
 /** First retry after a failure; doubles per failure up to RETRY_MAX_MS (then jittered to 50-100%). */
 export const RETRY_BASE_MS = 1_000;
@@ -29,7 +30,7 @@ export interface AgentDeps {
   readonly log: ComponentLogger;
   readonly stats: StatsScope;
   /** Called after the files are in place (the server reloads the secrets watching the directory). */
-  readonly onWritten: (certDir: string) => void;
+  readonly onWritten?: (certDir: string) => void;
 }
 
 export interface IssuedCertificate {
@@ -44,7 +45,8 @@ interface AgentStats {
   readonly failure: Counter;
 }
 
-export class WorkloadAgent {
+/** Also the source of its SDS endpoint: the last certificate set, versioned by the certificate's serial. */
+export class WorkloadAgent implements WorkloadSecrets {
   private readonly config: AgentConfig;
   private readonly token: string;
   private readonly deps: AgentDeps;
@@ -54,6 +56,8 @@ export class WorkloadAgent {
   private failures = 0;
   private stopped = false;
   private waiters: ((issued: IssuedCertificate) => void)[] = [];
+  private latest: WorkloadSecretSet | undefined;
+  private readonly listeners = new Set<() => void>();
 
   constructor(config: AgentConfig, token: string, deps: AgentDeps) {
     this.config = config;
@@ -70,7 +74,18 @@ export class WorkloadAgent {
 
   /** Creates CERT_DIR (0700), so the secrets' directory watch can start before the first certificate lands. */
   createCertDirectory(): void {
-    mkdirSync(this.config.certDir, { recursive: true, mode: 0o700 });
+    if (this.config.certDir !== null) mkdirSync(this.config.certDir, { recursive: true, mode: 0o700 });
+  }
+
+  /** The last certificate set (key, chain, root) and its version; undefined before the first. */
+  current(): WorkloadSecretSet | undefined {
+    return this.latest;
+  }
+
+  /** Called after each new certificate set; returns the unsubscribe function. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Sends the first CSR now. */
@@ -114,15 +129,18 @@ export class WorkloadAgent {
     this.failures = 0;
     this.stats.success.inc();
     const { leaf, files } = checked.value;
-    writeCertDirectory(this.config.certDir, files);
+    const certDir = this.config.certDir;
+    if (certDir !== null) writeCertDirectory(certDir, files);
     const now = this.deps.clock.now();
     const notAfterMs = Date.parse(leaf.validTo);
     // Istio rotates at half the lifetime (SECRET_GRACE_PERIOD_RATIO 0.5), counted from now so a backdated
     // notBefore cannot make a short-lived certificate due at once.
     const renewIn = Math.max(RETRY_BASE_MS, Math.floor((notAfterMs - now) / 2));
     const issued: IssuedCertificate = { serialNumber: leaf.serialNumber.toLowerCase(), notAfterMs, renewAtMs: now + renewIn };
-    this.deps.log.info(`workload agent: certificate serial ${issued.serialNumber} for ${this.spiffeId} written to ${this.config.certDir}, renewing at ${new Date(issued.renewAtMs).toISOString()}`);
-    this.deps.onWritten(this.config.certDir);
+    this.deps.log.info(`workload agent: certificate serial ${issued.serialNumber} for ${this.spiffeId}${certDir === null ? '' : ` written to ${certDir}`}, renewing at ${new Date(issued.renewAtMs).toISOString()}`);
+    if (certDir !== null) this.deps.onWritten?.(certDir);
+    this.latest = { version: issued.serialNumber, files };
+    for (const l of [...this.listeners]) l();
     this.schedule(renewIn);
     const waiters = this.waiters;
     this.waiters = [];

@@ -12,6 +12,7 @@ import { BootstrapSchema, type BootstrapWire } from './bootstrap-schema.ts';
 import { checkBackingCluster, translateConfigSource, type ConfigSourceConfig } from './config-source.ts';
 import { jsonName, parseWith, toConfigErrors } from './schema-kit.ts';
 import { SecretSchema } from '../secrets/secret-schema.ts';
+import { DynamicSecrets } from '../secrets/dynamic-secrets.ts';
 import { withSecrets } from '../secrets/secret-scope.ts';
 import { StaticSecrets } from '../secrets/static-secrets.ts';
 
@@ -41,6 +42,11 @@ export interface BootstrapConfig {
   readonly statsFlushIntervalMs: number;
   /** static_resources.secrets, loaded (the server starts their watched_directory rotation). */
   readonly secrets: StaticSecrets;
+  /**
+   * The SDS secrets (SdsSecretConfig with sds_config), those the bootstrap's TLS contexts name first; LDS and
+   * CDS resources add theirs at run time. The server's init waits for the bootstrap's.
+   */
+  readonly dynamicSecrets: DynamicSecrets;
   /** The bootstrap exactly as given (deep-frozen copy), for /config_dump. */
   readonly configDump: unknown;
 }
@@ -58,9 +64,15 @@ const SECRETS = 'static_resources.secrets';
 
 /** Validates a parsed bootstrap document (YAML/JSON data) into the model the server runs. */
 export function validateBootstrap(input: unknown, opts: BootstrapOptions = {}): Result<BootstrapConfig> {
-  // Secrets first: TLS contexts name them (SdsSecretConfig) and resolve the names while they are parsed.
+  // Secrets first: TLS contexts name them (SdsSecretConfig) and resolve the names while they are parsed. An
+  // sds_config must poll a static non-EDS cluster; the raw items name them (broken ones are reported anyway).
   const secrets = staticSecrets(input);
-  return withSecrets(secrets.secrets, () => validateWithSecrets(input, opts, secrets));
+  const dynamicSecrets = new DynamicSecrets();
+  const primaryClusters = new Set(rawItems(input, 'clusters').filter((c) => rawField(c, 'type') !== 'EDS').flatMap((c) => {
+    const name = rawField(c, 'name');
+    return typeof name === 'string' ? [name] : [];
+  }));
+  return withSecrets(dynamicSecrets.lookup(secrets.secrets, primaryClusters), () => validateWithSecrets(input, opts, secrets, dynamicSecrets));
 }
 
 interface LoadedSecrets {
@@ -84,7 +96,7 @@ function staticSecrets(input: unknown): LoadedSecrets {
   return { secrets: built.secrets, errors: [...errors, ...built.errors] };
 }
 
-function validateWithSecrets(input: unknown, opts: BootstrapOptions, secrets: LoadedSecrets): Result<BootstrapConfig> {
+function validateWithSecrets(input: unknown, opts: BootstrapOptions, secrets: LoadedSecrets, dynamicSecrets: DynamicSecrets): Result<BootstrapConfig> {
   const parsed = BootstrapSchema.safeParse(input);
   const errors: ConfigError[] = parsed.success ? [] : toConfigErrors(parsed.error.issues);
   errors.push(...secrets.errors);
@@ -123,6 +135,7 @@ function validateWithSecrets(input: unknown, opts: BootstrapOptions, secrets: Lo
     }),
     statsFlushIntervalMs: wire.stats_flush_interval ?? DEFAULT_STATS_FLUSH_INTERVAL_MS,
     secrets: secrets.secrets,
+    dynamicSecrets,
     configDump: deepFreeze(structuredClone(input)),
   }));
 }

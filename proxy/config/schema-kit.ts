@@ -212,6 +212,19 @@ export function forwardIssues(ctx: z.RefinementCtx, issues: readonly z.core.$Zod
   }
 }
 
+/** `a.b[0].c` → ['a', 'b', 0, 'c'] (a ConfigError path back into a zod issue path). */
+function issuePath(path: string): (string | number)[] {
+  return (path.match(/[^.[\]]+/g) ?? []).map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+}
+
+/**
+ * Re-raises the ConfigErrors of a translation run inside a transform (paths relative to the value being
+ * transformed) as issues on `ctx`, under `prefix`, keeping each error's kind.
+ */
+export function addConfigErrors(ctx: z.RefinementCtx, errors: readonly ConfigError[], prefix: readonly PropertyKey[] = []): void {
+  for (const e of errors) ctx.addIssue({ code: 'custom', path: [...prefix, ...issuePath(e.path)], message: e.message, params: { kind: e.kind } });
+}
+
 /**
  * A field nodevoy implements only with some values (usually Envoy's default): any other value is a
  * `not-implemented` error naming the field, rather than being silently ignored.

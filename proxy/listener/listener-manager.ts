@@ -57,11 +57,13 @@ export interface ListenerCreateFailure {
   readonly raw: unknown;
 }
 
-/** One filter chain's connection manager and the RDS table it holds. */
+/** One filter chain's connection manager and the RDS table and SDS secrets it holds. */
 interface ChainEntry {
   readonly config: FilterChainConfig;
   readonly built: BuiltConnectionManager;
   readonly rds: RouteConfigHandle | null;
+  /** Releases the SDS secrets of the chain's TLS context (retained while the chain exists). */
+  readonly releaseTls: () => void;
 }
 
 interface Entry extends ListenerEntry {
@@ -151,22 +153,24 @@ export class ListenerManager {
     void this.warm(entry).then(() => this.activate(entry));
   }
 
-  /** A connection manager (and its RDS table, when it uses rds) per filter chain. */
+  /** A connection manager (and its RDS table, when it uses rds, and its TLS context's SDS secrets) per filter chain. */
   private buildChains(config: ListenerConfig): ChainEntry[] {
     const chains: ChainEntry[] = [];
     try {
       for (const chain of allChains(config)) {
         const hcm = chain.hcm;
         const rds = hcm.rds && this.deps.routeProviders ? this.deps.routeProviders.acquire({ ...hcm, rds: hcm.rds }) : null;
+        const releaseTls = chain.tls?.retain() ?? (() => {});
         try {
-          chains.push({ config: chain, built: buildConnectionManager(config, chain, rds?.provider ?? null, this.deps), rds });
+          chains.push({ config: chain, built: buildConnectionManager(config, chain, rds?.provider ?? null, this.deps), rds, releaseTls });
         } catch (err) {
           rds?.release();
+          releaseTls();
           throw err;
         }
       }
     } catch (err) {
-      for (const c of chains) c.rds?.release();
+      for (const c of chains) releaseChain(c);
       throw err;
     }
     return chains;
@@ -447,7 +451,7 @@ export class ListenerManager {
   private async releaseResources(entry: Entry): Promise<void> {
     if (entry.released) return;
     entry.released = true;
-    for (const c of entry.chains) c.rds?.release();
+    for (const c of entry.chains) releaseChain(c);
     await Promise.all(entry.chains.flatMap((c) => c.built.accessLoggers.map((l) => l.close())));
   }
 
@@ -461,6 +465,12 @@ export class ListenerManager {
     this.stats.warming.set(this.warming.size);
     this.stats.draining.set(this.draining.size);
   }
+}
+
+/** Lets go of what a chain holds: its RDS table and SDS secrets (each let go with its last user). */
+function releaseChain(c: ChainEntry): void {
+  c.rds?.release();
+  c.releaseTls();
 }
 
 /** What the Listener serves each chain with, in its order (default_filter_chain last). */

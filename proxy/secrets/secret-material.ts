@@ -69,3 +69,10 @@ export function loadSecretMaterial(secret: SecretWire, path: string): Result<Sec
   if (!cas.ok) return cas;
   return ok({ kind: 'validation_context', trustedCa: pem.value, cas: cas.value, caPath: pathOf(source) });
 }
+
+/** Whether two loads hold the same PEMs (a reload or an SDS version that changes nothing rotates nothing). */
+export function sameMaterial(a: SecretMaterial, b: SecretMaterial): boolean {
+  if (a.kind === 'tls_certificate' && b.kind === 'tls_certificate') return a.certificateChain.equals(b.certificateChain) && a.privateKey.equals(b.privateKey);
+  if (a.kind === 'validation_context' && b.kind === 'validation_context') return a.trustedCa.equals(b.trustedCa);
+  return false;
+}

@@ -9,9 +9,9 @@ import type { ComponentLogger } from '../common/logger.ts';
 import type { ConfigError } from '../common/result.ts';
 import type { Counter, StatsScope } from '../stats/scope.ts';
 import { watchDirectory, type DirectoryWatch } from './directory-watch.ts';
-import { loadSecretMaterial, type SecretMaterial } from './secret-material.ts';
+import { loadSecretMaterial, sameMaterial, type SecretMaterial } from './secret-material.ts';
 import type { SecretWire } from './secret-schema.ts';
-import type { SecretLookup } from './secret-scope.ts';
+import type { SecretLookup, TlsSecret } from './secret-scope.ts';
 
 export interface SecretStats {
   readonly updateSuccess: Counter;
@@ -19,7 +19,7 @@ export interface SecretStats {
 }
 
 /** One named static secret. */
-export class StaticSecret {
+export class StaticSecret implements TlsSecret {
   readonly name: string;
   readonly kind: SecretMaterial['kind'];
   /** The secret as configured (file names, or inline data: /config_dump redacts the key). */
@@ -60,6 +60,11 @@ export class StaticSecret {
     return () => this.listeners.delete(listener);
   }
 
+  /** Loaded with the bootstrap and watched for the server's life: nothing to hold. */
+  retain(): () => void {
+    return () => {};
+  }
+
   attach(clock: Clock, log: ComponentLogger, stats: StatsScope): void {
     this.clock = clock;
     this.log = log;
@@ -85,12 +90,6 @@ export class StaticSecret {
   }
 }
 
-function sameMaterial(a: SecretMaterial, b: SecretMaterial): boolean {
-  if (a.kind === 'tls_certificate' && b.kind === 'tls_certificate') return a.certificateChain.equals(b.certificateChain) && a.privateKey.equals(b.privateKey);
-  if (a.kind === 'validation_context' && b.kind === 'validation_context') return a.trustedCa.equals(b.trustedCa);
-  return false;
-}
-
 export interface SecretRuntime {
   readonly clock: Clock;
   readonly log: ComponentLogger;
@@ -98,7 +97,7 @@ export interface SecretRuntime {
 }
 
 /** The static secrets of one bootstrap, by name. */
-export class StaticSecrets implements SecretLookup<StaticSecret> {
+export class StaticSecrets implements SecretLookup {
   private readonly byName: ReadonlyMap<string, StaticSecret>;
   private watches: DirectoryWatch[] = [];
   private runtime: SecretRuntime | undefined;

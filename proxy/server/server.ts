@@ -75,7 +75,8 @@ export class Server {
     });
     this.xds = usesXds(this.bootstrap) ? new XdsManager({
       node: xdsNode(this.bootstrap), dynamicResources: this.bootstrap.dynamicResources, clusterManager: this.clusterManager,
-      stats: this.stats, clock: this.clock, random: this.random, logger: this.logger, secrets: this.bootstrap.secrets,
+      stats: this.stats, clock: this.clock, random: this.random, logger: this.logger,
+      secrets: this.bootstrap.secrets, dynamicSecrets: this.bootstrap.dynamicSecrets,
     }) : null;
     this.agent = this.workloadAgent(options.caToken);
     this.listenerManager = new ListenerManager({
@@ -123,6 +124,9 @@ export class Server {
         configDump: ({ includeEds }) => buildConfigDump(this.bootstrap.configDump, new Date(this.startedAt).toISOString(), {
           includeEds, ...(this.xds ? { dynamic: this.xds.dump() } : {}),
           secrets: this.bootstrap.secrets.all().map((sec) => ({ name: sec.name, secret: sec.wire, lastUpdatedMs: sec.lastUpdatedMs })),
+          dynamicSecrets: this.bootstrap.dynamicSecrets.inUse().map((sec) => ({
+            name: sec.name, versionInfo: sec.versionInfo, lastUpdatedMs: sec.lastUpdatedMs, secret: sec.wire,
+          })),
         }),
         serverInfo: () => ({
           version: `nodevoy/${NODEVOY_VERSION}/Clean/RELEASE/OpenSSL`,
@@ -131,18 +135,20 @@ export class Server {
           uptimeSeconds: Math.floor((this.clock.now() - this.startedAt) / 1000),
         }),
         state: () => this.state,
-        certs: () => renderCertificates(this.bootstrap.secrets.all(), this.clock.now()),
+        certs: () => renderCertificates([...this.bootstrap.secrets.all(), ...this.bootstrap.dynamicSecrets.inUse()], this.clock.now()),
         quit: () => this.options.onQuit?.(),
         setHealthCheckFailing: (failing: boolean) => this.setHealthCheckFailing(failing),
         logger: this.logger,
       });
       log.info(`admin address: ${admin.address}:${this.admin.port}`);
     }
-    await this.initializeSecrets();
+    const releaseInitHolds = await this.initializeSecrets();
     if (this.stopping) return;
     await this.clusterManager.initialized();
     if (this.xds) this.clusterManager.setEndpointSource(this.xds);
     for (const l of this.bootstrap.listeners) this.listenerManager.addStatic(l);
+    // The static listeners retain the SDS secrets they use now: init's own hold on them can go.
+    releaseInitHolds();
     await this.xds?.initialize();
     if (this.stopping) return;
     await this.listenerManager.startWorkers();
@@ -154,20 +160,36 @@ export class Server {
   }
 
   /**
-   * Starts secret rotation (watched_directory) and the workload agent, then waits until every static secret is
-   * loaded: a TLS context is not served without its certificate (Envoy's init waits for a context's secrets;
-   * Istio's SDS initial_fetch_timeout is 0s, wait for ever, and so is this wait). /ready says INITIALIZING meanwhile.
+   * Starts secret rotation (watched_directory), the workload agent and SDS, then waits until every static secret
+   * is loaded and every SDS secret the bootstrap names had its first response: a TLS context is not served
+   * without its certificate (Envoy's init waits for a context's secrets, each SDS one bounded by its
+   * initial_fetch_timeout; Istio's is 0s, wait for ever, and so is the static wait). /ready says INITIALIZING
+   * meanwhile. Returns the release of init's hold on the bootstrap's SDS secrets (subscribed during the wait).
    */
-  private async initializeSecrets(): Promise<void> {
+  private async initializeSecrets(): Promise<() => void> {
     const secrets = this.bootstrap.secrets;
     const log = this.logger.get('secret');
     this.agent?.createCertDirectory();
     secrets.start({ clock: this.clock, log, stats: this.stats });
     this.agent?.start();
-    const pending = secrets.pending();
-    if (pending.length === 0) return;
-    log.info(`waiting for secrets ${pending.map((p) => `${p.name} (${p.watchedDirectory ?? 'no watched_directory'})`).join(', ')}`);
-    await secrets.whenReady();
+    const dynamic = this.bootstrap.dynamicSecrets;
+    const bootstrapSds = dynamic.all();
+    let holds: (() => void)[] = [];
+    if (this.xds) {
+      // An SDS subscription polls a static cluster: its address is known once the static clusters initialized.
+      await this.clusterManager.initialized();
+      holds = bootstrapSds.map((s) => s.retain());
+      dynamic.start({ watcher: this.xds, clock: this.clock, log, stats: this.stats });
+    }
+    const release = (): void => { for (const h of holds.splice(0)) h(); };
+    const pending = [
+      ...secrets.pending().map((p) => `${p.name} (${p.watchedDirectory ?? 'no watched_directory'})`),
+      ...bootstrapSds.filter((s) => s.current === undefined).map((s) => `${s.name} (SDS from cluster ${s.source.clusterName})`),
+    ];
+    if (pending.length === 0) return release;
+    log.info(`waiting for secrets ${pending.join(', ')}`);
+    await Promise.all([secrets.whenReady(), dynamic.whenFetched(bootstrapSds, this.clock)]);
+    return release;
   }
 
   /** The agent node.metadata asks for (CA_ADDRESS); a metadata error or a missing token fails the start. */
@@ -233,6 +255,7 @@ export class Server {
     this.statsFlush?.cancel();
     this.agent?.stop();
     this.bootstrap.secrets.close();
+    this.bootstrap.dynamicSecrets.close();
     await this.clusterManager.close();
     await this.admin?.close();
     this.stats.gauge('server.live').set(0);
@@ -248,9 +271,9 @@ export class Server {
   }
 }
 
-/** Whether any config source exists (dynamic_resources, static EDS clusters, static listeners with rds). */
+/** Whether any config source exists (dynamic_resources, static EDS clusters, static listeners with rds, SDS secrets). */
 function usesXds(b: BootstrapConfig): boolean {
-  return b.dynamicResources.lds !== null || b.dynamicResources.cds !== null
+  return b.dynamicResources.lds !== null || b.dynamicResources.cds !== null || b.dynamicSecrets.all().length > 0
     || b.clusters.some((c) => c.type === 'EDS') || b.listeners.some((l) => allChains(l).some((c) => c.hcm.rds !== null));
 }
 

@@ -2,13 +2,14 @@
 // options (certificate, key, trusted CA, protocol versions, ciphers, curves), the ALPN list and the peer
 // validation (chain against trusted_ca, SAN matchers). Runs when the transport socket is parsed
 // (tls-schema.ts), so unreadable files, bad PEM and unknown secret names are config errors with paths.
-// Certificates and CAs named through SdsSecretConfig come from the bootstrap's static secrets and follow
-// their rotations: the context is rebuilt when a secret's material changes (checked per new connection).
+// Certificates and CAs named through SdsSecretConfig come from the bootstrap's static secrets, or over SDS
+// (sds_config), and follow their rotations: the context is rebuilt when a secret's material changes (checked
+// per new connection), and a validation secret's SAN matchers are merged in again when its version changes.
 
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { fail, ok, type ConfigError, type Result } from '../common/result.ts';
-import { currentSecrets } from '../secrets/secret-scope.ts';
-import type { StaticSecret } from '../secrets/static-secrets.ts';
+import { translateConfigSource } from '../config/config-source.ts';
+import { currentSecrets, type SecretKind, type TlsSecret } from '../secrets/secret-scope.ts';
 import { readDataSource } from './data-source.ts';
 import { compileSanCheck, type SanCheck } from './san-matcher.ts';
 import type {
@@ -38,6 +39,11 @@ export interface TlsContextConfig {
   readonly secureContext: SecureContext;
   /** False while a secret the context names is not loaded yet (Envoy: the context's secrets are not ready). */
   readonly ready: boolean;
+  /**
+   * Keeps the SDS secrets the context names subscribed while a listener or cluster uses it; returns the release
+   * (idempotent). Contexts with only inline or static material hold nothing.
+   */
+  retain(): () => void;
   /** common_tls_context.alpn_protocols (empty = no ALPN). */
   readonly alpnProtocols: readonly string[];
   readonly validation: PeerValidation;
@@ -68,8 +74,8 @@ interface CertificatePair {
   readonly privateKey: Buffer;
 }
 
-/** Where the certificate or the trusted CA comes from: read at config time, or a static secret by name. */
-type Source<T> = { readonly inline: T } | { readonly secret: StaticSecret } | null;
+/** Where the certificate or the trusted CA comes from: read at config time, or a secret (static or SDS). */
+type Source<T> = { readonly inline: T } | { readonly secret: TlsSecret } | null;
 
 /** The certificate now: null = none configured, undefined = its secret is not loaded yet. */
 function certificateOf(source: Source<CertificatePair>): CertificatePair | null | undefined {
@@ -87,31 +93,81 @@ function trustedCaOf(source: Source<Buffer>): Buffer | null | undefined {
   return m?.kind === 'validation_context' ? m.trustedCa : undefined;
 }
 
+/** The validation context's SAN matchers and where its trusted CA comes from (validation_context_type). */
+interface ValidationSource {
+  /** validation_context, or combined_validation_context.default_validation_context; undefined = none. */
+  readonly base: CertificateValidationContextWire | undefined;
+  readonly ca: Source<Buffer>;
+}
+
+/**
+ * The settings a peer is checked with. With a validation secret, its SAN matchers are merged into the base
+ * (repeated fields concatenate, as protobuf MergeFrom does for CombinedCertificateValidationContext).
+ */
+function peerValidation(v: ValidationSource, requireCertificate: boolean): PeerValidation {
+  let wire = v.base;
+  if (v.ca !== null && 'secret' in v.ca) {
+    const fromSecret = v.ca.secret.wire?.validation_context;
+    const typed = [...(v.base?.match_typed_subject_alt_names ?? []), ...(fromSecret?.match_typed_subject_alt_names ?? [])];
+    const legacy = [...(v.base?.match_subject_alt_names ?? []), ...(fromSecret?.match_subject_alt_names ?? [])];
+    wire = {
+      ...(typed.length > 0 ? { match_typed_subject_alt_names: typed } : {}),
+      ...(legacy.length > 0 ? { match_subject_alt_names: legacy } : {}),
+    };
+  }
+  const sanCheck = compileSanCheck(wire);
+  return { verifyChain: v.ca !== null, sanCheck, requireCertificate: requireCertificate || sanCheck !== null };
+}
+
+const secretOf = <T>(source: Source<T>): TlsSecret | undefined => (source !== null && 'secret' in source ? source.secret : undefined);
+
 /** A TLS context whose options are recomposed when a secret it names has new material. */
 class TlsContext implements UpstreamTlsConfig {
   readonly alpnProtocols: readonly string[];
-  readonly validation: PeerValidation;
   readonly sni: string;
   private readonly base: SecureContextOptions;
   private readonly cert: Source<CertificatePair>;
   private readonly ca: Source<Buffer>;
+  private readonly validationSource: ValidationSource;
+  private readonly requireCertificate: boolean;
+  /** The validation secret's Secret the current `validation` was merged from (identity-compared). */
+  private validatedFrom: unknown;
+  private peer: PeerValidation;
   /** The material the current context was composed from (identity-compared: secrets swap whole objects). */
   private composedCert: CertificatePair | null | undefined;
   private composedCa: Buffer | null | undefined;
   private options: Readonly<SecureContextOptions> = {};
   private context: SecureContext | undefined;
 
-  constructor(base: SecureContextOptions, cert: Source<CertificatePair>, ca: Source<Buffer>, alpn: readonly string[], validation: PeerValidation, sni: string) {
+  constructor(base: SecureContextOptions, cert: Source<CertificatePair>, validation: ValidationSource, requireCertificate: boolean,
+    alpn: readonly string[], sni: string) {
     this.base = base;
     this.cert = cert;
-    this.ca = ca;
+    this.ca = validation.ca;
+    this.validationSource = validation;
+    this.requireCertificate = requireCertificate;
     this.alpnProtocols = alpn;
-    this.validation = validation;
     this.sni = sni;
+    this.validatedFrom = secretOf(this.ca)?.wire;
+    this.peer = peerValidation(validation, requireCertificate);
   }
 
   get ready(): boolean {
     return certificateOf(this.cert) !== undefined && trustedCaOf(this.ca) !== undefined;
+  }
+
+  get validation(): PeerValidation {
+    const from = secretOf(this.ca)?.wire;
+    if (from !== this.validatedFrom) {
+      this.validatedFrom = from;
+      this.peer = peerValidation(this.validationSource, this.requireCertificate);
+    }
+    return this.peer;
+  }
+
+  retain(): () => void {
+    const releases = [secretOf(this.cert), secretOf(this.ca)].flatMap((s) => (s ? [s.retain()] : []));
+    return () => { for (const release of releases) release(); };
   }
 
   get secureContextOptions(): Readonly<SecureContextOptions> {
@@ -160,9 +216,19 @@ class TlsContext implements UpstreamTlsConfig {
   }
 }
 
-/** Resolves an SdsSecretConfig by name against the static secrets of the config being parsed. */
-function staticSecret(ref: SdsSecretConfigWire, kind: StaticSecret['kind'], path: string, errors: ConfigError[]): StaticSecret | undefined {
-  const secret = currentSecrets<StaticSecret>()?.get(ref.name);
+/**
+ * Resolves an SdsSecretConfig against the secrets of the config being parsed: with sds_config, the secret
+ * fetched over SDS (shared by every context naming it from the same source); without, a static secret by name.
+ */
+function secretFor(ref: SdsSecretConfigWire, kind: SecretKind, path: string, errors: ConfigError[]): TlsSecret | undefined {
+  const secrets = currentSecrets();
+  if (ref.sds_config) {
+    const found = secrets?.sds?.(ref.name, translateConfigSource(ref.sds_config), kind, `${path}.sds_config`);
+    if (found?.ok) return found.value;
+    errors.push(...found?.errors ?? [{ path: `${path}.sds_config`, kind: 'not-implemented', message: 'secrets fetched over SDS are not available to this parse (only a proxy\'s bootstrap and xDS resources fetch them)' }]);
+    return undefined;
+  }
+  const secret = secrets?.get(ref.name);
   if (!secret) {
     errors.push({ path: `${path}.name`, kind: 'invalid', message: `unknown static secret "${ref.name}": a secret name without sds_config must name an entry of the bootstrap's static_resources.secrets` });
     return undefined;
@@ -175,32 +241,22 @@ function staticSecret(ref: SdsSecretConfigWire, kind: StaticSecret['kind'], path
 }
 
 /** The validation settings (SAN matchers) and trusted CA source of the context's validation_context_type. */
-function validationOf(common: CommonTlsContextWire | undefined, at: string, errors: ConfigError[]): { wire: CertificateValidationContextWire | undefined; ca: Source<Buffer> } {
-  const inlineCa = (v: CertificateValidationContextWire | undefined, path: string): Source<Buffer> => {
-    if (!v?.trusted_ca) return null;
-    const ca = readDataSource(v.trusted_ca, `${path}.trusted_ca`);
-    if (ca.ok) return { inline: ca.value };
-    errors.push(...ca.errors);
-    return null;
-  };
-  if (common?.validation_context) return { wire: common.validation_context, ca: inlineCa(common.validation_context, `${at}.validation_context`) };
+function validationOf(common: CommonTlsContextWire | undefined, at: string, errors: ConfigError[]): ValidationSource {
+  if (common?.validation_context) {
+    const v = common.validation_context;
+    if (!v.trusted_ca) return { base: v, ca: null };
+    const ca = readDataSource(v.trusted_ca, `${at}.validation_context.trusted_ca`);
+    if (!ca.ok) errors.push(...ca.errors);
+    return { base: v, ca: ca.ok ? { inline: ca.value } : null };
+  }
   const ref = common?.validation_context_sds_secret_config ?? common?.combined_validation_context?.validation_context_sds_secret_config;
-  if (!ref) return { wire: undefined, ca: null };
+  if (!ref) return { base: undefined, ca: null };
   const combined = common?.combined_validation_context;
   const refPath = combined ? `${at}.combined_validation_context.validation_context_sds_secret_config` : `${at}.validation_context_sds_secret_config`;
-  const secret = staticSecret(ref, 'validation_context', refPath, errors);
-  // CombinedCertificateValidationContext: the secret's validation context merged into default_validation_context
-  // (repeated SAN matchers concatenate, as protobuf MergeFrom does).
-  const fromSecret = secret?.wire.validation_context;
+  const secret = secretFor(ref, 'validation_context', refPath, errors);
   const base = combined?.default_validation_context;
-  const typed = [...(base?.match_typed_subject_alt_names ?? []), ...(fromSecret?.match_typed_subject_alt_names ?? [])];
-  const legacy = [...(base?.match_subject_alt_names ?? []), ...(fromSecret?.match_subject_alt_names ?? [])];
-  const wire: CertificateValidationContextWire = {
-    ...(typed.length > 0 ? { match_typed_subject_alt_names: typed } : {}),
-    ...(legacy.length > 0 ? { match_subject_alt_names: legacy } : {}),
-  };
   if (base?.trusted_ca) errors.push({ path: `${at}.combined_validation_context.default_validation_context.trusted_ca`, kind: 'invalid', message: 'trusted_ca comes from the validation_context_sds_secret_config secret; do not also set it here' });
-  return { wire, ca: secret ? { secret } : null };
+  return { base, ca: secret ? { secret } : null };
 }
 
 /**
@@ -235,16 +291,13 @@ function buildContext(common: CommonTlsContextWire | undefined, side: 'server' |
     if (!key.ok) errors.push(...key.errors);
     if (chain.ok && key.ok) cert = { inline: { certificateChain: chain.value, privateKey: key.value } };
   } else if (certRefs[0]) {
-    const secret = staticSecret(certRefs[0], 'tls_certificate', `${at}.tls_certificate_sds_secret_configs[0]`, errors);
+    const secret = secretFor(certRefs[0], 'tls_certificate', `${at}.tls_certificate_sds_secret_configs[0]`, errors);
     if (secret) cert = { secret };
   }
   const validation = validationOf(common, at, errors);
   if (errors.length > 0) return fail(errors);
 
-  const sanCheck = compileSanCheck(validation.wire);
-  const context = new TlsContext(options, cert, validation.ca, common?.alpn_protocols ?? [], {
-    verifyChain: validation.ca !== null, sanCheck, requireCertificate: requireCertificate || sanCheck !== null,
-  }, sni);
+  const context = new TlsContext(options, cert, validation, requireCertificate, common?.alpn_protocols ?? [], sni);
   // Secrets not loaded yet are composed once they are (init waits for them).
   const problem = context.ready ? context.compose() : undefined;
   if (problem !== undefined) return fail([{ path: at, kind: 'invalid', message: `cannot build the TLS context: ${problem}` }]);

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { DataSourceSchema } from '../config/core-schema.ts';
 import { ConfigSourceSchema } from '../config/config-source.ts';
-import { bool, enumOf, message, onlyValues, typedConfig, type TypedConfig } from '../config/schema-kit.ts';
+import { addConfigErrors, bool, enumOf, message, onlyValues, typedConfig, type TypedConfig } from '../config/schema-kit.ts';
 import { StringMatcherSchema } from '../matchers/string-matcher.ts';
 import type { Result } from '../common/result.ts';
 import { translateDownstreamTls, translateUpstreamTls } from './tls-context.ts';
@@ -89,16 +89,13 @@ export const SecretValidationContextSchema = message(`${PKG}.CertificateValidati
 export type CertificateValidationContextWire = z.output<typeof CertificateValidationContextSchema>;
 
 /**
- * SdsSecretConfig. With only `name` it refers to a static secret of the bootstrap (static_resources.secrets),
- * resolved when the TLS context is translated (tls-context.ts); secrets fetched over SDS (`sds_config`) are
- * not implemented.
+ * SdsSecretConfig. With only `name` it refers to a static secret of the bootstrap (static_resources.secrets);
+ * with `sds_config` (a REST ConfigSource) to the Secret of that name fetched over SDS. Resolved when the TLS
+ * context is translated (tls-context.ts).
  */
 const SdsSecretConfigSchema = message(`${PKG}.SdsSecretConfig`, {
   name: z.string().min(1),
   sds_config: ConfigSourceSchema.optional(),
-}).superRefine((s, ctx) => {
-  if (s.sds_config === undefined) return;
-  ctx.addIssue({ code: 'custom', path: ['sds_config'], message: 'secrets fetched over SDS (sds_config) are not implemented: name a static secret of the bootstrap (static_resources.secrets), whose files can rotate through watched_directory', params: { kind: 'not-implemented' } });
 });
 
 export type SdsSecretConfigWire = z.output<typeof SdsSecretConfigSchema>;
@@ -157,11 +154,6 @@ export const UpstreamTlsContextSchema = message(`${PKG}.UpstreamTlsContext`, {
 
 export type UpstreamTlsContextWire = z.output<typeof UpstreamTlsContextSchema>;
 
-/** `a.b[0].c` → ['a', 'b', 0, 'c'] (a ConfigError path back into a zod issue path). */
-function issuePath(path: string): (string | number)[] {
-  return (path.match(/[^.[\]]+/g) ?? []).map((k) => (/^\d+$/.test(k) ? Number(k) : k));
-}
-
 /** A parsed TransportSocket: its typed_config as validated (no file contents), and the translated TLS context. */
 export interface ParsedTransportSocket<C> {
   readonly name: string;
@@ -187,7 +179,7 @@ function transportSocketSchema<W, C>(tlsTypeUrl: string, context: z.ZodType<W, u
     if (typedConfig.typeUrl !== tlsTypeUrl) return { name: s.name, typedConfig, tls: null };
     const built = translate(typedConfig.config as W);
     if (built.ok) return { name: s.name, typedConfig, tls: built.value };
-    for (const e of built.errors) ctx.addIssue({ code: 'custom', path: ['typed_config', ...issuePath(e.path)], message: e.message, params: { kind: e.kind } });
+    addConfigErrors(ctx, built.errors, ['typed_config']);
     return z.NEVER;
   });
 }

@@ -47,6 +47,8 @@ export interface ClusterEntry {
 
 interface Entry extends ClusterEntry {
   readonly discovery: ClusterDiscovery;
+  /** Releases the SDS secrets of the cluster's TLS context (retained while the cluster exists). */
+  readonly releaseTls: () => void;
 }
 
 interface ManagerStats {
@@ -202,7 +204,7 @@ export class DynamicClusterManager implements ClusterManager {
     const { stats, random, clock } = this.deps;
     const cluster = new ClusterImpl(model, { stats, random, clock, addedViaApi });
     const discovery = DISCOVERY[model.type](cluster, this.discoveryDeps as DiscoveryDeps);
-    return { cluster, discovery, versionInfo, lastUpdatedMs: clock.now() };
+    return { cluster, discovery, versionInfo, lastUpdatedMs: clock.now(), releaseTls: model.pool.tls?.retain() ?? (() => {}) };
   }
 
   private promote(entry: Entry): void {
@@ -226,9 +228,11 @@ export class DynamicClusterManager implements ClusterManager {
     void cluster.drain().finally(() => this.retiring.delete(cluster));
   }
 
+  /** A replaced or removed cluster's draining pools make no new connections that matter: its secrets go now. */
   private stop(entry: Entry): void {
     entry.discovery.stop();
     entry.cluster.outlierDetector?.stop();
+    entry.releaseTls();
   }
 
   private isWarm(): boolean {

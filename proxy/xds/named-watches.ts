@@ -1,4 +1,4 @@
-// Watches on named resources of a non-state-of-the-world type (RDS, EDS): per config source, one
+// Watches on named resources of a non-state-of-the-world type (RDS, EDS, SDS): per config source, one
 // subscription whose resource_names are the names someone watches, re-subscribed as watches come and
 // go. Each accepted resource goes to its watchers; errors they return NACK the response; the watchers of
 // the resources a NACK implicates are told (Envoy's onConfigUpdateFailed: a first fetch ends warming).
@@ -10,8 +10,8 @@ import { configSourceKey, type ConfigSourceConfig } from '../config/config-sourc
 import type { XdsClientPool } from './client-pool.ts';
 import type { TrackedType } from './tracked-type.ts';
 
-/** Applies one resource; returned errors (paths relative to the resource) reject the response. */
-export type NamedHandler<T> = (resource: T) => readonly ConfigError[];
+/** Applies one resource (of the response `versionInfo`); returned errors (paths relative to the resource) reject the response. */
+export type NamedHandler<T> = (resource: T, versionInfo: string) => readonly ConfigError[];
 
 /** A response carrying the watched resource (or one that could not be read) was rejected. */
 export type RejectedHandler = () => void;
@@ -77,7 +77,7 @@ export class NamedWatches<T> {
     const watcher: Watcher<T> = { apply: handler, rejected: onRejected };
     set.add(watcher);
     const current = s.held.get(name);
-    if (current) handler(current.resource);
+    if (current) handler(current.resource, current.versionInfo);
     return {
       cancel: () => {
         if (!set.delete(watcher) || set.size > 0 || s.handlers.get(name) !== set) return;
@@ -141,7 +141,7 @@ export class NamedWatches<T> {
       const handlers = state.handlers.get(name);
       if (!handlers) continue;
       const root = `resources[${this.tracked.indexOf(name)}]`;
-      const own = [...handlers].flatMap((w) => w.apply(resource).map((e) => ({ ...e, path: e.path === '' ? root : `${root}.${e.path}` })));
+      const own = [...handlers].flatMap((w) => w.apply(resource, versionInfo).map((e) => ({ ...e, path: e.path === '' ? root : `${root}.${e.path}` })));
       if (own.length > 0) errors.push(...own);
       else state.held.set(name, { name, resource, raw: this.tracked.rawOf(name), versionInfo, lastUpdatedMs: now });
     }

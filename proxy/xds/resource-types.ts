@@ -1,5 +1,5 @@
 // The xDS resource types the proxy registers into control-client: Listener (LDS), Cluster (CDS),
-// RouteConfiguration (RDS) and ClusterLoadAssignment (EDS), with Envoy's type URLs and REST paths
+// RouteConfiguration (RDS), ClusterLoadAssignment (EDS) and Secret (SDS), with Envoy's type URLs and REST paths
 // (envoy-compat.md §10). Each resource is checked against the proxy's wire schema, every error rooted at `resources[i]`.
 
 import type { z } from 'zod';
@@ -7,6 +7,7 @@ import type { ResourceType } from '../../control-client/types.ts';
 import { fail, joinPath, ok } from '../common/result.ts';
 import type { ConfigError, Result } from '../common/result.ts';
 import { parseWith } from '../config/schema-kit.ts';
+import { SdsSecretSchema, SECRET_TYPE_URL, type LoadedSecret } from '../secrets/secret-schema.ts';
 import { withSecrets, type SecretLookup } from '../secrets/secret-scope.ts';
 import { ListenerSchema } from '../listener/listener-schema.ts';
 import type { ListenerWire } from '../listener/listener-schema.ts';
@@ -101,8 +102,21 @@ export const clusterLoadAssignmentResourceType: ResourceType<ClusterLoadAssignme
   nameOf: (cla) => cla.cluster_name,
 });
 
-/** `type` whose resources resolve secret names (SdsSecretConfig without sds_config) against `secrets`. */
-export function withStaticSecrets<T>(type: ResourceType<T>, secrets: SecretLookup<unknown> | undefined): ResourceType<T> {
+/**
+ * SDS: responses carry changed resources only; a Secret no TLS context names any more is unsubscribed. Its
+ * material is loaded and checked by validate (PEMs usually inline), so a bad Secret is NACKed with its paths.
+ */
+export const secretResourceType: ResourceType<LoadedSecret> = wireResourceType({
+  typeUrl: SECRET_TYPE_URL,
+  restPath: 'secrets',
+  stateOfTheWorld: false,
+  schema: SdsSecretSchema,
+  nameField: 'name',
+  nameOf: (s) => s.wire.name,
+});
+
+/** `type` whose resources resolve the secrets their TLS contexts name (SdsSecretConfig) against `secrets`. */
+export function withSecretLookup<T>(type: ResourceType<T>, secrets: SecretLookup | undefined): ResourceType<T> {
   if (!secrets) return type;
   return { ...type, validate: (resources, accepted) => withSecrets(secrets, () => type.validate(resources, accepted)) };
 }

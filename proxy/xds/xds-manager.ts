@@ -1,6 +1,7 @@
 // Wires xDS subscriptions to the managers, as Envoy's server init does: CDS (wildcard) → ClusterManager,
 // EDS (names = EDS clusters' service names) → EDS clusters, LDS (wildcard) → ListenerManager, RDS (names =
-// route_config_names of the listeners' HCMs) → shared RdsRouteConfigProviders. Cross-checks each update,
+// route_config_names of the listeners' HCMs) → shared RdsRouteConfigProviders, SDS (names = the secrets TLS
+// contexts retain) → DynamicSecrets. Cross-checks each update,
 // NACKing what the managers cannot take (a rejected first RDS/EDS fetch ends warming, as in Envoy), and
 // collects the dynamic sections of /config_dump.
 
@@ -23,8 +24,12 @@ import type { ClusterWire } from '../upstream/cluster-schema.ts';
 import type { EndpointSource } from '../upstream/discovery.ts';
 import type { ClusterLoadAssignmentWire } from '../upstream/load-assignment-schema.ts';
 import { XdsClientPool } from './client-pool.ts';
-import { NamedWatches, type HeldResource, type NamedHandler } from './named-watches.ts';
-import { clusterLoadAssignmentResourceType, clusterResourceType, listenerResourceType, routeConfigurationResourceType, withStaticSecrets } from './resource-types.ts';
+import { NamedWatches, type HeldResource } from './named-watches.ts';
+import {
+  clusterLoadAssignmentResourceType, clusterResourceType, listenerResourceType, routeConfigurationResourceType, secretResourceType, withSecretLookup,
+} from './resource-types.ts';
+import type { DynamicSecrets, SecretHandler, SecretWatcher } from '../secrets/dynamic-secrets.ts';
+import type { LoadedSecret } from '../secrets/secret-schema.ts';
 import type { SecretLookup } from '../secrets/secret-scope.ts';
 import { TrackedType } from './tracked-type.ts';
 
@@ -37,7 +42,9 @@ export interface XdsManagerDeps {
   readonly random: Random;
   readonly logger: Logger;
   /** The bootstrap's static secrets, which TLS contexts of LDS listeners and CDS clusters name. */
-  readonly secrets?: SecretLookup<unknown>;
+  readonly secrets?: SecretLookup;
+  /** The proxy's SDS secrets: those TLS contexts of LDS listeners and CDS clusters name with sds_config join them. */
+  readonly dynamicSecrets?: DynamicSecrets;
 }
 
 interface ProviderEntry {
@@ -51,7 +58,7 @@ interface ProviderEntry {
 
 type RdsHcm = HcmConfig & { readonly rds: NonNullable<HcmConfig['rds']> };
 
-export class XdsManager implements EndpointSource, RouteConfigProviders {
+export class XdsManager implements EndpointSource, RouteConfigProviders, SecretWatcher {
   private readonly deps: XdsManagerDeps;
   private readonly pool: XdsClientPool;
   private readonly primaryClusters: ReadonlySet<string>;
@@ -61,6 +68,7 @@ export class XdsManager implements EndpointSource, RouteConfigProviders {
   private readonly edsTracked: TrackedType<ClusterLoadAssignmentWire>;
   private readonly rds: NamedWatches<RouteConfigurationWire>;
   private readonly rdsTracked: TrackedType<RouteConfigurationWire>;
+  private readonly sds: NamedWatches<LoadedSecret>;
   private readonly providers = new Map<string, ProviderEntry>();
   /** Set by setListenerManager (the listener manager needs this manager's RDS providers first). */
   private listenerManager: ListenerManager | undefined;
@@ -85,13 +93,16 @@ export class XdsManager implements EndpointSource, RouteConfigProviders {
         return `http://${host ? host.addressString : '127.0.0.1:0'}`;
       },
     });
-    this.cds = new TrackedType(withStaticSecrets(clusterResourceType, deps.secrets), deps.stats.scope('cluster_manager.cds'), deps.clock, 'name');
-    this.lds = new TrackedType(withStaticSecrets(listenerResourceType, deps.secrets), deps.stats.scope('listener_manager.lds'), deps.clock, 'name');
+    const secrets = deps.dynamicSecrets && deps.secrets ? deps.dynamicSecrets.lookup(deps.secrets, this.primaryClusters) : deps.secrets;
+    this.cds = new TrackedType(withSecretLookup(clusterResourceType, secrets), deps.stats.scope('cluster_manager.cds'), deps.clock, 'name');
+    this.lds = new TrackedType(withSecretLookup(listenerResourceType, secrets), deps.stats.scope('listener_manager.lds'), deps.clock, 'name');
     // Envoy counts EDS and RDS updates per cluster / per route table, not per type (see applyRoute).
     this.edsTracked = new TrackedType(clusterLoadAssignmentResourceType, null, deps.clock, 'cluster_name');
     this.rdsTracked = new TrackedType(routeConfigurationResourceType, null, deps.clock, 'name');
     this.eds = new NamedWatches(this.edsTracked, this.pool, deps.clock);
     this.rds = new NamedWatches(this.rdsTracked, this.pool, deps.clock);
+    // Envoy counts SDS updates per secret (sds.<name>.*, DynamicSecret), not per type.
+    this.sds = new NamedWatches(new TrackedType(secretResourceType, null, deps.clock, 'name'), this.pool, deps.clock);
   }
 
   setListenerManager(listenerManager: ListenerManager): void {
@@ -103,9 +114,9 @@ export class XdsManager implements EndpointSource, RouteConfigProviders {
    * ends the cluster's warming with no endpoints, as Envoy's EdsClusterImpl::onConfigUpdateFailed
    * (onPreInitComplete): the cluster is handed an assignment without endpoints, the state it is in.
    */
-  watch(serviceName: string, source: ConfigSourceConfig, onAssignment: NamedHandler<ClusterLoadAssignmentWire>): { cancel(): void } {
+  watch(serviceName: string, source: ConfigSourceConfig, onAssignment: (assignment: ClusterLoadAssignmentWire) => readonly ConfigError[]): { cancel(): void } {
     let warmed = false;
-    const apply: NamedHandler<ClusterLoadAssignmentWire> = (assignment) => {
+    const apply = (assignment: ClusterLoadAssignmentWire): readonly ConfigError[] => {
       const errors = onAssignment(assignment);
       warmed ||= errors.length === 0;
       return errors;
@@ -113,6 +124,11 @@ export class XdsManager implements EndpointSource, RouteConfigProviders {
     return this.eds.watch(source, serviceName, apply, () => {
       if (!warmed) apply({ cluster_name: serviceName });
     });
+  }
+
+  /** The DynamicSecrets subscribe here: one SDS subscription per config source, resource_names = the secrets in use. */
+  watchSecret(source: ConfigSourceConfig, name: string, apply: SecretHandler, rejected: () => void): { cancel(): void } {
+    return this.sds.watch(source, name, apply, rejected);
   }
 
   /**

@@ -1,6 +1,7 @@
 // Every Envoy bootstrap under examples/ (found by globbing, so a new example is covered as soon as it is
 // added) really runs: listener and admin ports are moved to 0, each loopback endpoint port gets a real
-// test upstream, and the requests the example's comments promise are sent and checked.
+// test upstream, and the requests the example's comments promise are sent and checked. A bootstrap taking its
+// certificates over SDS runs against the workload agent's SDS endpoint (envoy-sds-sidecar.yaml, below).
 
 import { globSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -8,15 +9,25 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseConfigText, readConfigText } from '../../proxy/config/load.ts';
 import { systemResolver, type DnsResolver } from '../../proxy/upstream/dns-resolver.ts';
 import type { Server } from '../../proxy/server/server.ts';
+import { createCa } from '../../certs/ca.ts';
+import { issueWorkloadCertificate } from '../../certs/local-issuer.ts';
+import { startSdsServer } from '../../proxy/agent/sds-server.ts';
+import { realClock } from '../../proxy/common/clock.ts';
+import { createLogger } from '../../proxy/common/logger.ts';
+import { validateBootstrap } from '../../proxy/config/bootstrap.ts';
+import { Server as ProxyServer } from '../../proxy/server/server.ts';
 import { SeededRandom } from '../support/fake-clock.ts';
 import { send, startProxy, type SimpleResponse } from '../support/proxy.ts';
+import { INBOUND, mtlsGet, OUTBOUND, sdsSidecarBootstrap, tlsUpstream } from '../support/sds-sidecar.ts';
+import { testScope } from '../support/scope.ts';
 import { startUpstream, type TestUpstream } from '../support/upstream.ts';
 
 const EXAMPLES_DIR = fileURLToPath(new URL('../../examples/', import.meta.url));
 // Istio YAML (a control plane's config directory, e.g. the demo's mesh/) is not an Envoy bootstrap, and a
 // bootstrap with dynamic_resources needs a control plane: test/integration/mesh-demo.test.ts runs those.
+// One whose secrets come over SDS needs an SDS server and mTLS clients: it has its own test below.
 const EXAMPLES = globSync('**/*.yaml', { cwd: EXAMPLES_DIR })
-  .filter((f) => !f.split('/').includes('mesh') && !/^dynamic_resources:/m.test(readFileSync(`${EXAMPLES_DIR}${f}`, 'utf8')))
+  .filter((f) => !f.split('/').includes('mesh') && !/^dynamic_resources:|^\s*sds_config:/m.test(readFileSync(`${EXAMPLES_DIR}${f}`, 'utf8')))
   .sort();
 const LOOPBACK = new Set(['127.0.0.1', 'localhost']);
 
@@ -259,5 +270,37 @@ describe('demo/envoy.yaml', () => {
     const ex = await runExample('demo/envoy.yaml');
     expect(new Set(await answeredBy(ex, 10, '/reviews/1', () => ({ 'end-user': 'jason' })))).toEqual(new Set(['18082']));
     expect((await ex.send('/', { headers: { 'end-user': 'jason' } })).headers['x-demo-route']).toBe('canary-jason');
+  });
+});
+
+describe('envoy-sds-sidecar.yaml', () => {
+  const scope = testScope();
+
+  it('takes default and ROOTCA from the workload agent over SDS for its mTLS listener and its mTLS cluster', async () => {
+    const ca = createCa({ trustDomain: 'cluster.local', clock: realClock });
+    const issue = (serviceAccount: string) => {
+      const r = issueWorkloadCertificate(ca, { trustDomain: 'cluster.local', namespace: 'default', serviceAccount }, { clock: realClock });
+      if (!r.ok) throw new Error(r.reason);
+      return r.value;
+    };
+    const peer = (serviceAccount: string) => {
+      const w = issue(serviceAccount);
+      return { cert: w.certChainPem, key: w.keyPem, ca: w.rootCertPem };
+    };
+    const web = issue('web');
+    const sds = await startSdsServer({ host: '127.0.0.1', port: 0, clock: realClock, secrets: { current: () => ({ version: '1', files: web }), onChange: () => () => {} } });
+    scope.defer(() => sds.close());
+    const app = await scope.upstream('app');
+    const reviews = await tlsUpstream(scope, peer('reviews'), 'reviews');
+    const validated = validateBootstrap(sdsSidecarBootstrap({ sds: sds.port, app: app.port, reviews: reviews.port }));
+    if (!validated.ok) throw new Error(JSON.stringify(validated.errors));
+    const server = await ProxyServer.start({ bootstrap: validated.value, logger: createLogger('off') });
+    scope.defer(() => server.close());
+
+    const inbound = await mtlsGet(server.listenerPort(INBOUND), '/', peer('sleep'));
+    expect(inbound).toEqual({ status: 200, body: 'app', serial: web.svid.certificate.serialNumber.toLowerCase() });
+    const outbound = await send(server.listenerPort(OUTBOUND), '/');
+    expect([outbound.status, outbound.body]).toEqual([200, 'reviews']);
+    expect(reviews.clientSerials).toEqual([web.svid.certificate.serialNumber.toLowerCase()]);
   });
 });

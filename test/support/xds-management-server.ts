@@ -7,13 +7,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { DiscoveryRequest } from '../../control-client/types.ts';
 
-export type XdsType = 'clusters' | 'endpoints' | 'listeners' | 'routes';
+export type XdsType = 'clusters' | 'endpoints' | 'listeners' | 'routes' | 'secrets';
 
 export const TYPE_URLS: Readonly<Record<XdsType, string>> = {
   clusters: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
   endpoints: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
   listeners: 'type.googleapis.com/envoy.config.listener.v3.Listener',
   routes: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+  secrets: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
 };
 
 const SOTW: ReadonlySet<XdsType> = new Set(['clusters', 'listeners']);

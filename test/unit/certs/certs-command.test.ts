@@ -5,12 +5,12 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyBootstrapToken } from '../../../certs/bootstrap-token.ts';
 import { readTokenSecret } from '../../../certs/files.ts';
 import { spiffeIdOf } from '../../../certs/spiffe-id.ts';
 import { runCerts } from '../../../cli/certs-command.ts';
+import { captureIo } from '../../support/captured-io.ts';
 import { FakeClock } from '../../support/fake-clock.ts';
 import { run } from '../../support/processes.ts';
 import { handshake, mtlsClient, mtlsServer } from './fixtures.ts';
@@ -24,14 +24,9 @@ function tempDir(): string {
 }
 
 function certs(argv: string[], clock = new FakeClock(Date.now())) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (c: Buffer) => { stdout += c.toString(); });
-  err.on('data', (c: Buffer) => { stderr += c.toString(); });
-  const code = runCerts(argv, { out, err }, clock);
-  return { code, stdout, stderr };
+  const c = captureIo();
+  const code = runCerts(argv, c.io, clock);
+  return { code, ...c.text() };
 }
 
 const mode = (path: string): number => statSync(path).mode & 0o777;

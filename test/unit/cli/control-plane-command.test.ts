@@ -5,11 +5,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCerts } from '../../../cli/certs-command.ts';
 import { parseControlPlaneArgs, runControlPlane } from '../../../cli/control-plane-command.ts';
+import { captureIo } from '../../support/captured-io.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -21,16 +21,6 @@ function meshDir(files: Record<string, string>): string {
   dirs.push(dir);
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
-}
-
-function capture() {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (c: Buffer) => { stdout += c.toString(); });
-  err.on('data', (c: Buffer) => { stderr += c.toString(); });
-  return { io: { out, err }, text: () => ({ stdout, stderr }) };
 }
 
 const SERVICE = `apiVersion: networking.istio.io/v1
@@ -98,14 +88,14 @@ describe('nodevoy control-plane flags', () => {
 
   it('exits 1 at start when a --kube-* file cannot be read', async () => {
     const caDir = meshDir({});
-    expect(runCerts(['init', '--dir', caDir, '--force'], capture().io)).toBe(0);
-    const c = capture();
+    expect(runCerts(['init', '--dir', caDir, '--force'], captureIo().io)).toBe(0);
+    const c = captureIo();
     expect(await runControlPlane([meshDir({}), '--ca-dir', caDir, '--kube-api', 'https://127.0.0.1:6443', '--kube-token-file', join(caDir, 'no-such-token')], c.io)).toBe(1);
     expect(c.text().stderr).toBe(`nodevoy control-plane: --kube-token-file: cannot read ${join(caDir, 'no-such-token')}: ENOENT\n`);
   });
 
   it('exits 1 with the usage on bad flags', async () => {
-    const c = capture();
+    const c = captureIo();
     expect(await runControlPlane(['--bogus'], c.io)).toBe(1);
     expect(c.text().stderr).toMatch(/Unknown option '--bogus'[\s\S]*usage: nodevoy control-plane/);
   });
@@ -114,7 +104,7 @@ describe('nodevoy control-plane flags', () => {
 describe('nodevoy control-plane --validate', () => {
   it('prints OK and exits 0 for a valid directory', async () => {
     const dir = meshDir({ 'services.yaml': SERVICE, 'reviews.yaml': vs('reviews') });
-    const c = capture();
+    const c = captureIo();
     expect(await runControlPlane(['--config-dir', dir, '--validate'], c.io)).toBe(0);
     expect(c.text().stdout).toBe(`${dir}: OK (2 resources; 0 errors, 0 warnings)\n`);
   });
@@ -124,7 +114,7 @@ describe('nodevoy control-plane --validate', () => {
       'services.yaml': SERVICE,
       'reviews.yaml': `${vs('reviews', '\n    timeout: soon')}---\n${vs('other')}`,
     });
-    const c = capture();
+    const c = captureIo();
     expect(await runControlPlane(['--validate', dir], c.io)).toBe(1);
     const lines = c.text().stdout.trimEnd().split('\n');
     expect(lines[0]).toBe(`${join(dir, 'reviews.yaml')}[0]:9 VirtualService default/reviews: spec.http[0].timeout: "soon" is not a duration (expected e.g. "5s", "100ms", "1m", "1h", "2.5s")`);
@@ -134,7 +124,7 @@ describe('nodevoy control-plane --validate', () => {
 
   it('reports two VirtualServices claiming one host as a conflict', async () => {
     const dir = meshDir({ 'services.yaml': SERVICE, 'reviews.yaml': `${vs('reviews')}---\n${vs('reviews-too')}` });
-    const c = capture();
+    const c = captureIo();
     expect(await runControlPlane(['--validate', dir], c.io)).toBe(1);
     const [conflict, summary] = c.text().stdout.trimEnd().split('\n');
     expect(conflict).toMatch(new RegExp(`^${join(dir, 'reviews.yaml').replace(/[.]/g, '\\.')}\\[1\\]:\\d+ VirtualService default/reviews-too: spec\\.hosts\\[0\\]: .*reviews`));
@@ -144,7 +134,7 @@ describe('nodevoy control-plane --validate', () => {
   it('prints missing references as warnings and exits 0 when there is no error', async () => {
     // An unknown subset and a host no ServiceEntry declares: IST0101, the resources stay in force.
     const dir = meshDir({ 'services.yaml': SERVICE, 'reviews.yaml': `${vs('reviews').replace('{host: reviews}', '{host: reviews, subset: v9}')}---\n${vs('ratings').replace('[reviews]', '[ratings]')}` });
-    const c = capture();
+    const c = captureIo();
     expect(await runControlPlane(['--validate', dir], c.io)).toBe(0);
     const file = join(dir, 'reviews.yaml');
     expect(c.text().stdout.trimEnd().split('\n')).toEqual([
@@ -156,7 +146,7 @@ describe('nodevoy control-plane --validate', () => {
 
   it('counts errors and warnings apart and exits 1 on an error', async () => {
     const dir = meshDir({ 'services.yaml': SERVICE, 'reviews.yaml': `${vs('reviews').replace('{host: reviews}', '{host: reviews, subset: v9}')}---\n${vs('reviews-too')}` });
-    const c = capture();
+    const c = captureIo();
     expect(await runControlPlane(['--validate', dir], c.io)).toBe(1);
     const lines = c.text().stdout.trimEnd().split('\n');
     expect(lines.map((l) => / warning: /.test(l))).toEqual([true, false, false]);
@@ -164,7 +154,7 @@ describe('nodevoy control-plane --validate', () => {
   });
 
   it('the seed articles: only the resources two sections both declare are errors', async () => {
-    const c = capture();
+    const c = captureIo();
     const seeds = fileURLToPath(new URL('../../../../shared/seeds/yaml', import.meta.url));
     expect(await runControlPlane(['--validate', seeds], c.io)).toBe(1);
     const lines = c.text().stdout.trimEnd().split('\n');
@@ -177,7 +167,7 @@ describe('nodevoy control-plane --validate', () => {
   });
 
   it('reports an unreadable directory', async () => {
-    const c = capture();
+    const c = captureIo();
     expect(await runControlPlane(['--validate', join(tmpdir(), 'nodevoy-no-such-dir')], c.io)).toBe(1);
     expect(c.text().stdout).toMatch(/nodevoy-no-such-dir\[0\]: \(root\): cannot read/);
   });

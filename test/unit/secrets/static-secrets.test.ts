@@ -89,8 +89,8 @@ describe('static secrets in the bootstrap', () => {
   it.each([
     ['an unknown secret name', fileSecrets('/x'), { tls_certificate_sds_secret_configs: [{ name: 'nope' }] }, [{ path: `${TS}.tls_certificate_sds_secret_configs[0].name`, kind: 'invalid' }]],
     ['a validation secret used as a certificate', fileSecrets('/x'), { tls_certificate_sds_secret_configs: [{ name: 'ROOTCA' }] }, [{ path: `${TS}.tls_certificate_sds_secret_configs[0].name`, kind: 'invalid' }]],
-    ['a secret over SDS', [], { tls_certificate_sds_secret_configs: [{ name: 'default', sds_config: { api_config_source: { api_type: 'REST', cluster_names: ['sds'], refresh_delay: '1s' } } }] },
-      [{ path: `${TS}.tls_certificate_sds_secret_configs[0].sds_config`, kind: 'not-implemented' }]],
+    ['a secret over SDS from a cluster that is not a static one', [], { tls_certificate_sds_secret_configs: [{ name: 'default', sds_config: { api_config_source: { api_type: 'REST', cluster_names: ['sds'], refresh_delay: '1s' } } }] },
+      [{ path: `${TS}.tls_certificate_sds_secret_configs[0].sds_config.api_config_source.cluster_names[0]`, kind: 'invalid' }]],
   ])('%s is an error at its path', (_n, secrets, common, expected) => {
     expect(errorsOf(bootstrap(secrets, common))).toEqual(expect.arrayContaining(expected));
   });
