@@ -34,6 +34,12 @@ export interface BenchOptions {
   readonly controlPlane: boolean;
   /** Mesh size of the xDS propagation benchmark (with --control-plane). */
   readonly services: number;
+  /** Run the two-sidecar mTLS benchmark (bench/mtls-bench.ts) instead of the data-plane peers. */
+  readonly mtls: boolean;
+  /** With --mtls: measured rounds per variant, plaintext and mTLS interleaved. */
+  readonly rounds: number;
+  /** With --mtls: connections opened in parallel by the new-connection (handshake) load; 0 skips those runs. */
+  readonly handshakeParallel: number;
   readonly help: boolean;
 }
 
@@ -55,6 +61,10 @@ export const USAGE = `usage: npm run bench -- [options]
   --control-plane      instead of the peers: translation of a 1,000-service mesh (bench/translate-bench.ts) and
                        xDS propagation to 50 sidecars (bench/xds-propagation-bench.ts)
   --services N         mesh size of the propagation benchmark (default 100)
+  --mtls               instead of the peers: client sidecar -> server sidecar, plaintext vs mTLS with keep-alive,
+                       and the new-handshake rate (bench/mtls-bench.ts); both sidecars on --proxy-cpus
+  --rounds N           with --mtls: measured rounds per variant, interleaved (default 5; --quick 1)
+  --handshake-parallel N  with --mtls: parallel connections of the new-handshake load (default 16; 0 skips it)
 `;
 
 export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
@@ -78,6 +88,9 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
         quick: { type: 'boolean', default: false },
         'control-plane': { type: 'boolean', default: false },
         services: { type: 'string' },
+        mtls: { type: 'boolean', default: false },
+        rounds: { type: 'string' },
+        'handshake-parallel': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -126,7 +139,24 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
     loadCpus: values['load-cpus'] ?? '1',
     controlPlane: values['control-plane'] === true,
     services: number('services', values.services, 100, 2, true),
+    mtls: values.mtls === true,
+    rounds: number('rounds', values.rounds, quick ? 1 : 5, 1, true),
+    handshakeParallel: number('handshake-parallel', values['handshake-parallel'], 16, 0, true),
     help: values.help === true,
   };
+  if (options.mtls && options.controlPlane) errors.push('--mtls and --control-plane are separate benchmarks: give one');
   return errors.length > 0 ? { ok: false, errors } : { ok: true, options };
+}
+
+/** What a bench command does with its arguments: run with the options, or print and exit (problems: 2, --help: 0). */
+export type BenchCommand =
+  | { readonly run: BenchOptions }
+  | { readonly exitCode: number; readonly stdout: string; readonly stderr: string };
+
+/** `name` prefixes each problem (`bench: --duration: ...`); the usage follows the problems on stderr. */
+export function benchCommand(argv: readonly string[], name: string): BenchCommand {
+  const parsed = parseBenchArgs(argv);
+  if (!parsed.ok) return { exitCode: 2, stdout: '', stderr: `${parsed.errors.map((e) => `${name}: ${e}\n`).join('')}${USAGE}` };
+  if (parsed.options.help) return { exitCode: 0, stdout: USAGE, stderr: '' };
+  return { run: parsed.options };
 }

@@ -1,12 +1,18 @@
 // Runs one load-generator pass (autocannon as a child process with -j, or wrk) against a URL and turns
-// its output into a LoadResult. Parsing is pure so that it is unit-tested without generating load.
+// its output into a LoadResult; the sanity request sent before loading a proxy. Parsing is pure so that it
+// is unit-tested without generating load.
 
 import { spawnSync } from 'node:child_process';
+import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as delay } from 'node:timers/promises';
-import type { ProcessGroup } from './processes.ts';
+import type { ToolChoice } from './args.ts';
+import { awaitSuccess, type ProcessGroup } from './processes.ts';
 
 export type LoadTool = 'autocannon' | 'wrk';
+
+/** The Host header and path every load generator sends: the last virtual host and last route of the sidecar config. */
+export const REQUEST_HOST = 'bench-upstream.default.svc.cluster.local';
+export const REQUEST_PATH = '/';
 
 export const HAS_WRK = spawnSync('wrk', ['--version']).error === undefined;
 const AUTOCANNON_BIN = fileURLToPath(new URL('../../node_modules/autocannon/autocannon.js', import.meta.url));
@@ -47,14 +53,32 @@ export async function runLoad(spec: LoadSpec, group: ProcessGroup): Promise<Load
       name: 'wrk', command: 'wrk', cpus: spec.cpus,
       args: ['-t1', `-c${spec.connections}`, `-d${seconds}s`, '--latency', '--timeout', '10s', '-H', `Host: ${spec.host}`, url],
     });
-  const limitMs = (spec.durationS + 30) * 1000;
-  const finished = await Promise.race([child.exited.then((code) => ({ code })), delay(limitMs, undefined, { ref: false }).then(() => undefined)]);
-  if (finished === undefined) {
-    await group.stop(child);
-    throw new Error(`${spec.tool} did not finish within ${limitMs / 1000} s`);
-  }
-  if (finished.code !== 0) throw new Error(`${spec.tool} exited ${finished.code}: ${child.output().slice(-500)}`);
-  return spec.tool === 'autocannon' ? parseAutocannonJson(child.output()) : parseWrkOutput(child.output());
+  const output = await awaitSuccess(child, (spec.durationS + 30) * 1000, group);
+  return spec.tool === 'autocannon' ? parseAutocannonJson(output) : parseWrkOutput(output);
+}
+
+/** The tools a `--tool` choice runs here: wrk is dropped (with a note) when it is not installed. */
+export function chooseTools(choice: ToolChoice, log: (msg: string) => void): LoadTool[] {
+  const tools: LoadTool[] = choice === 'both' ? ['autocannon', 'wrk'] : [choice];
+  if (HAS_WRK || !tools.includes('wrk')) return tools;
+  log('bench: wrk is not installed; running autocannon only');
+  return ['autocannon'];
+}
+
+/** One GET before loading a proxy: a broken proxy must fail loudly, not benchmark 404s. */
+export function checkResponds(port: number, host: string, path: string, payloadBytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent: false, timeout: 5_000 }, (res) => {
+      let bytes = 0;
+      res.on('data', (c: Buffer) => { bytes += c.length; });
+      res.on('end', () => (res.statusCode === 200 && bytes === payloadBytes
+        ? resolve()
+        : reject(new Error(`sanity request got ${res.statusCode} with ${bytes} bytes, expected 200 with ${payloadBytes}`))));
+    });
+    req.on('timeout', () => req.destroy(new Error('sanity request timed out')));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** The result object autocannon prints with -j (the last JSON line of its output). */

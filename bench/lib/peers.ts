@@ -50,7 +50,8 @@ export function findBinary(name: string): string | undefined {
   return undefined;
 }
 
-async function startProxyProcess(ctx: PeerContext, name: string, command: string, args: readonly string[], port: number): Promise<Child> {
+/** Starts a proxy process pinned to the proxy CPUs and waits for its port; on failure, the error carries its log's tail. */
+export async function startProxyProcess(ctx: PeerContext, name: string, command: string, args: readonly string[], port: number): Promise<Child> {
   const child = ctx.group.spawn({ name, command, args, cpus: ctx.options.proxyCpus, logFile: join(ctx.dir, `${name}.log`) });
   try {
     await waitForPort(port, STARTUP_TIMEOUT_MS, child);
@@ -72,13 +73,13 @@ async function startFromBootstrap(ctx: PeerContext, name: string, command: strin
   return { port: listenerPort, child, adminStats: () => fetchAdminStats(adminPort) };
 }
 
-async function fetchAdminStats(adminPort: number): Promise<Record<string, number>> {
+export async function fetchAdminStats(adminPort: number): Promise<Record<string, number>> {
   const res = await fetch(`http://127.0.0.1:${adminPort}/stats`, { signal: AbortSignal.timeout(5_000) });
   return parseAdminStats(await res.text());
 }
 
-/** Counters that tell whether a run was clean: requests, connections, overflows, 5xx, resets. */
-const INTERESTING_STAT = /(downstream_rq_total|downstream_rq_[2-5]xx|downstream_cx_total|upstream_rq_total|upstream_cx_total|upstream_rq_[5]xx|overflow|_reset|no_route|retry)$/;
+/** Counters that tell whether a run was clean: requests, connections, overflows, 5xx, resets, TLS handshakes and failures. */
+const INTERESTING_STAT = /(downstream_rq_total|downstream_rq_[2-5]xx|downstream_cx_total|upstream_rq_total|upstream_cx_total|upstream_rq_[5]xx|overflow|_reset|no_route|retry|ssl\.handshake|ssl\.connection_error|ssl\.fail_verify_\w+)$/;
 
 /** Envoy's `/stats` text ("name: value" per line), numeric counters/gauges that INTERESTING_STAT names. */
 export function parseAdminStats(text: string): Record<string, number> {
@@ -92,6 +93,22 @@ export function parseAdminStats(text: string): Record<string, number> {
 
 const node = process.execPath;
 
+/** The command line of a nodevoy proxy (the compiled CLI when built): one event loop, warnings only. */
+export function nodevoyArgs(options: BenchOptions, configPath: string): string[] {
+  return [...options.nodeFlags, join(REPO, 'bin', 'nodevoy.js'), 'proxy', '-c', configPath, '--concurrency', '1', '--log-level', 'warning'];
+}
+
+/** The fixed-payload upstream (bench/upstream.ts) on the load generator's CPUs. */
+export async function startUpstream(group: ProcessGroup, dir: string, options: BenchOptions): Promise<{ port: number; pid: number }> {
+  const port = await freePort();
+  const child = group.spawn({
+    name: 'upstream', command: node, cpus: options.loadCpus, logFile: join(dir, 'upstream.log'),
+    args: [join(REPO, 'bench', 'upstream.ts'), '--port', String(port), '--payload', String(options.payloadBytes)],
+  });
+  await waitForPort(port, 10_000, child);
+  return { port, pid: child.pid };
+}
+
 export const PEERS: Readonly<Record<PeerName, Peer>> = {
   direct: {
     name: 'direct',
@@ -101,8 +118,7 @@ export const PEERS: Readonly<Record<PeerName, Peer>> = {
   nodevoy: {
     name: 'nodevoy',
     unavailable: () => undefined,
-    start: (ctx) => startFromBootstrap(ctx, 'nodevoy', node, (config) =>
-      [...ctx.options.nodeFlags, join(REPO, 'bin', 'nodevoy.js'), 'proxy', '-c', config, '--concurrency', '1', '--log-level', 'warning']),
+    start: (ctx) => startFromBootstrap(ctx, 'nodevoy', node, (config) => nodevoyArgs(ctx.options, config)),
   },
   'http-proxy': {
     name: 'http-proxy',

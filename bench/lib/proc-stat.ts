@@ -4,6 +4,9 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
+/** Above this share of a core taken by other processes on the proxy's CPU, a run is flagged as noisy. */
+export const NOISY_OTHER_LOAD_PCT = 10;
+
 /** Clock ticks per second (`getconf CLK_TCK`; 100 on every mainstream Linux). */
 export const CLOCK_TICKS_PER_S = ((): number => {
   try {
@@ -101,4 +104,20 @@ export function cpuBusySecondsFromProcStat(procStat: string, cpus: readonly numb
 
 export function cpuBusySeconds(cpus: readonly number[]): number {
   return cpuBusySecondsFromProcStat(readFileSync('/proc/stat', 'utf8'), cpus);
+}
+
+export interface CpuDuring<T> {
+  readonly result: T;
+  /** CPU seconds of each process tree in `pids`, in order, while `work` ran. */
+  readonly treeCpuS: readonly number[];
+  /** Busy seconds of the CPUs in `cpus` meanwhile: minus the trees that run there, what others took. */
+  readonly busyS: number;
+}
+
+/** Runs `work` and reports the CPU time the process trees `pids` and the CPUs `cpus` used meanwhile. */
+export async function cpuDuring<T>(pids: readonly number[], cpus: readonly number[], work: () => Promise<T>): Promise<CpuDuring<T>> {
+  const before = pids.map(treeCpuSeconds);
+  const busy0 = cpuBusySeconds(cpus);
+  const result = await work();
+  return { result, treeCpuS: pids.map((pid, i) => treeCpuSeconds(pid) - before[i]!), busyS: cpuBusySeconds(cpus) - busy0 };
 }

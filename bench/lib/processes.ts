@@ -2,8 +2,10 @@
 // connect, and kills every one of them at the end, on errors and on Ctrl-C. Every wait is bounded.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
 export const HAS_TASKSET = spawnSync('taskset', ['--version']).status === 0;
@@ -78,6 +80,56 @@ export class ProcessGroup {
   /** Last resort from a synchronous `exit` handler. */
   killAllNow(): void {
     for (const c of this.children) signalGroup(c.pid, 'SIGKILL');
+  }
+}
+
+/** Waits for `child` to exit, at most `limitMs` (then stops it and throws); throws when its exit code is not 0. */
+export async function awaitSuccess(child: Child & { output(): string }, limitMs: number, group: ProcessGroup): Promise<string> {
+  const finished = await Promise.race([child.exited.then((code) => ({ code })), delay(limitMs, undefined, { ref: false }).then(() => undefined)]);
+  if (finished === undefined) {
+    await group.stop(child);
+    throw new Error(`${child.name} did not finish within ${limitMs / 1000} s`);
+  }
+  if (finished.code !== 0) throw new Error(`${child.name} exited ${finished.code}: ${child.output().slice(-500)}`);
+  return child.output();
+}
+
+export interface BenchRun {
+  readonly group: ProcessGroup;
+  /** A temp dir for configs, certificates and logs, removed at the end. */
+  readonly dir: string;
+  /** True once SIGINT/SIGTERM arrived (the process exits 130 after cleaning up). */
+  interrupted(): boolean;
+}
+
+/**
+ * Runs `body` with a process group and a temp dir that are cleaned up whatever happens: at the end, on an
+ * error, and on SIGINT/SIGTERM (every child stopped, then exit 130).
+ */
+export async function withBenchRun<T>(body: (run: BenchRun) => Promise<T>): Promise<T> {
+  const group = new ProcessGroup();
+  const dir = mkdtempSync(join(tmpdir(), 'nodevoy-bench-'));
+  let interrupted = false;
+  const cleanUp = async (): Promise<void> => {
+    await group.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    interrupted = true;
+    process.stderr.write(`bench: ${signal}, stopping every process\n`);
+    void cleanUp().finally(() => process.exit(130));
+  };
+  const onExit = (): void => group.killAllNow();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.once('exit', onExit);
+  try {
+    return await body({ group, dir, interrupted: () => interrupted });
+  } finally {
+    await cleanUp();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', onExit);
   }
 }
 

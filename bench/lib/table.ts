@@ -1,5 +1,6 @@
 // The one results table printed at the end of `npm run bench`: a row per peer and load tool, with the
-// req/s ratios against nginx and http-proxy measured by the same tool. Pure.
+// req/s ratios against nginx and http-proxy measured by the same tool; the fixed-width layout other bench
+// tables share. Pure.
 
 import type { LoadResult, LoadTool } from './load.ts';
 
@@ -52,13 +53,20 @@ export function tableCells(rows: readonly RunRow[]): string[][] {
   });
 }
 
-/** Fixed-width text table; a failed row's message runs across the numeric columns. */
+/** The peers table: fixed-width, a failed row's message running across the numeric columns. */
 export function formatTable(rows: readonly RunRow[]): string {
-  const body = tableCells(rows);
-  const all = [[...COLUMNS], ...body];
-  // A failed row's last cell (its message) does not widen the column it starts in.
-  const widths = COLUMNS.map((_, i) => Math.max(...all.map((cells) => (cells.length === COLUMNS.length || i < cells.length - 1 ? cells[i]?.length ?? 0 : 0))));
+  return formatAligned(COLUMNS, tableCells(rows));
+}
+
+/**
+ * A fixed-width text table: the first `leftColumns` columns left-aligned (names), the others right-aligned
+ * (numbers), one header and one rule line. A row shorter than the header ends with a message (a failed
+ * row's reason) that runs across the remaining columns and does not widen the column it starts in.
+ */
+export function formatAligned(columns: readonly string[], body: readonly (readonly string[])[], leftColumns = 2): string {
+  const all = [columns, ...body];
+  const widths = columns.map((_, i) => Math.max(...all.map((cells) => (cells.length === columns.length || i < cells.length - 1 ? cells[i]?.length ?? 0 : 0))));
   const line = (cells: readonly string[]): string =>
-    cells.map((c, i) => (cells.length < COLUMNS.length && i === cells.length - 1 ? c : i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ').trimEnd();
-  return [line(COLUMNS), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n') + '\n';
+    cells.map((c, i) => (cells.length < columns.length && i === cells.length - 1 ? c : i < leftColumns ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ').trimEnd();
+  return [line(columns), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n') + '\n';
 }

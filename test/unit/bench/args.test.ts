@@ -1,7 +1,7 @@
 // Tests bench/lib/args.ts: defaults, --quick, every option, and every error reported at once.
 
 import { describe, expect, it } from 'vitest';
-import { ALL_PEERS, DEFAULT_PROXY_NODE_FLAGS, parseBenchArgs } from '../../../bench/lib/args.ts';
+import { ALL_PEERS, DEFAULT_PROXY_NODE_FLAGS, USAGE, benchCommand, parseBenchArgs } from '../../../bench/lib/args.ts';
 
 describe('parseBenchArgs', () => {
   it('defaults to every peer, both tools, 3 s warm-up + 10 s, 50 connections, 100 bytes, proxy on CPU 0', () => {
@@ -11,7 +11,7 @@ describe('parseBenchArgs', () => {
       options: {
         peers: [...ALL_PEERS], tool: 'both', durationS: 10, warmupS: 3, connections: 50, payloadBytes: 100,
         envoyPath: undefined, nodeFlags: DEFAULT_PROXY_NODE_FLAGS.split(' '), proxyCpus: '0', loadCpus: '1',
-        controlPlane: false, services: 100, help: false,
+        controlPlane: false, services: 100, mtls: false, rounds: 5, handshakeParallel: 16, help: false,
       },
     });
   });
@@ -32,6 +32,9 @@ describe('parseBenchArgs', () => {
     [['--node-flags', ''], { nodeFlags: [] }],
     [['--proxy-cpus', '0-1', '--load-cpus', '2,3'], { proxyCpus: '0-1', loadCpus: '2,3' }],
     [['--control-plane', '--services', '20'], { controlPlane: true, services: 20 }],
+    [['--mtls', '--rounds', '7', '--handshake-parallel', '4'], { mtls: true, rounds: 7, handshakeParallel: 4 }],
+    [['--mtls', '--quick'], { mtls: true, rounds: 1, durationS: 2 }],
+    [['--mtls', '--handshake-parallel', '0'], { handshakeParallel: 0 }],
     [['-h'], { help: true }],
   ])('%j', (argv, expected) => {
     const r = parseBenchArgs(argv);
@@ -54,8 +57,26 @@ describe('parseBenchArgs', () => {
     });
   });
 
+  it('refuses --mtls with --control-plane, and zero rounds', () => {
+    expect(parseBenchArgs(['--mtls', '--control-plane', '--rounds', '0'])).toEqual({
+      ok: false,
+      errors: ['--rounds: "0" is not an integer >= 1', '--mtls and --control-plane are separate benchmarks: give one'],
+    });
+  });
+
   it('rejects unknown flags and positionals', () => {
     expect(parseBenchArgs(['--pipelining', '10']).ok).toBe(false);
     expect(parseBenchArgs(['nginx']).ok).toBe(false);
+  });
+});
+
+describe('benchCommand', () => {
+  it('runs with the options, prints the usage for --help, and every problem then the usage for bad arguments', () => {
+    expect(benchCommand(['--quick'], 'bench')).toMatchObject({ run: { durationS: 2 } });
+    expect(benchCommand(['--help'], 'bench')).toEqual({ exitCode: 0, stdout: USAGE, stderr: '' });
+    expect(benchCommand(['--duration', '0', '--rounds', 'x'], 'bench --mtls')).toEqual({
+      exitCode: 2, stdout: '',
+      stderr: `bench --mtls: --duration: "0" is not a number >= 1\nbench --mtls: --rounds: "x" is not an integer >= 1\n${USAGE}`,
+    });
   });
 });

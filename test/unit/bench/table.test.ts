@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { LoadResult, LoadTool } from '../../../bench/lib/load.ts';
-import { formatTable, ratio, tableCells, type RunRow } from '../../../bench/lib/table.ts';
+import { formatAligned, formatTable, ratio, tableCells, type RunRow } from '../../../bench/lib/table.ts';
 
 function load(tool: LoadTool, rps: number): LoadResult {
   return { tool, rps, p50Ms: 1.234, p99Ms: 5.678, requests: rps * 10, errors: 1, non2xx: 2 };
@@ -49,6 +49,18 @@ describe('formatTable', () => {
       'direct      wrk   60000    1.23    5.68          -           -        -       3          -     2.00x          6.00x',
       'nginx       wrk   30000    1.23    5.68        61%        17.1     12.9       3         3%     1.00x          3.00x',
       'http-proxy  wrk   10000    1.23    5.68       100%        88.4    120.0       3         0%     0.33x          1.00x',
+    ]);
+  });
+});
+
+describe('formatAligned', () => {
+  it('left-aligns the first leftColumns columns, right-aligns the rest, lets a short row\'s message run on', () => {
+    expect(formatAligned(['kind', 'n', 'µs'], [['a', '1', '10.5'], ['longer', '200', '1'], ['b', 'failed: no result']], 1).trimEnd().split('\n')).toEqual([
+      'kind      n    µs',
+      '------  ---  ----',
+      'a         1  10.5',
+      'longer  200     1',
+      'b       failed: no result',
     ]);
   });
 });
