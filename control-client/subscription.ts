@@ -8,7 +8,7 @@ import type { ConfigError } from '../proxy/common/result.ts';
 import { formatConfigError, joinPath } from '../proxy/common/result.ts';
 import { parseDiscoveryResponse } from './discovery-response.ts';
 import type {
-  DiscoveryRequest, NackState, RejectCallback, ResourceType, RpcStatus, SubscriptionStatus, TransportStream, UpdateCallback, XdsNode,
+  DiscoveryRequest, NackState, RejectCallback, ResourceType, RpcStatus, SubscriptionStatus, TransportStream, UpdateCallback, ValidationMemory, XdsNode,
 } from './types.ts';
 
 /** `google.rpc.Code.INVALID_ARGUMENT`: the code nodevoy puts in a NACK's error_detail. */
@@ -23,6 +23,8 @@ interface Held<T> {
 export class Subscription<T> implements TransportStream {
   readonly restPath: string;
   private readonly type: ResourceType<T>;
+  /** Lent to the type's validate on every response (ValidationMemory): this subscription's only. */
+  private readonly memory: ValidationMemory = new Map();
   private readonly node: XdsNode;
   private readonly onUpdate: UpdateCallback<T>;
   private readonly onRejected: RejectCallback | undefined;
@@ -84,7 +86,7 @@ export class Subscription<T> implements TransportStream {
     // Only resources whose wire JSON differs from every held one are validated again.
     const wires = unpacked.map((r) => JSON.stringify(r));
     const heldByWire = (this.heldByWire ??= new Map([...this.held.values()].map((h) => [h.wire, h.resource] as const)));
-    const validated = this.type.validate(unpacked, wires.map((wire) => heldByWire.get(wire)));
+    const validated = this.type.validate(unpacked, wires.map((wire) => heldByWire.get(wire)), this.memory);
     if (!validated.ok) return this.nack(validated.errors, response.version_info);
 
     const received = new Map<string, Held<T>>();

@@ -37,6 +37,16 @@ export interface DiscoveryResponse {
 }
 
 /**
+ * Scratch space one subscription lends its type's `validate` on every call, for the type to remember what it
+ * parsed (e.g. the virtual hosts of a route table, so a response changing one of hundreds re-parses one).
+ * Wrappers pass it through; a type that ignores it, or a call without it, validates everything.
+ */
+export type ValidationMemory = Map<string, unknown>;
+
+/** ResourceType.validate's contract, as a function. */
+export type Validate<T> = (resources: readonly unknown[], accepted?: readonly (T | undefined)[], memory?: ValidationMemory) => Result<readonly T[]>;
+
+/**
  * A resource type registered into the client, by its xDS type URL. `validate` translates the wire JSON of
  * every resource in one response (each Any with `@type` removed) and returns every error; error paths are
  * rooted at the response's `resources` field, e.g. `resources[1].connect_timeout`.
@@ -57,7 +67,7 @@ export interface ResourceType<T> {
    * before, so return it as is instead of validating again (a control plane resends unchanged resources in
    * every state-of-the-world response). Absent or undefined = validate.
    */
-  validate(resources: readonly unknown[], accepted?: readonly (T | undefined)[]): Result<readonly T[]>;
+  validate(resources: readonly unknown[], accepted?: readonly (T | undefined)[], memory?: ValidationMemory): Result<readonly T[]>;
   /** The resource's name (Listener.name, Cluster.name, ClusterLoadAssignment.cluster_name, ...). */
   name(resource: T): string;
 }

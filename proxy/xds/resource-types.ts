@@ -10,6 +10,7 @@ import { parseWith } from '../config/schema-kit.ts';
 import { SdsSecretSchema, SECRET_TYPE_URL, type LoadedSecret } from '../secrets/secret-schema.ts';
 import { withSecrets, type SecretLookup } from '../secrets/secret-scope.ts';
 import { ListenerSchema } from '../listener/listener-schema.ts';
+import { incrementalRouteValidator } from './route-table-validator.ts';
 import type { ListenerWire } from '../listener/listener-schema.ts';
 import { RouteConfigurationSchema } from '../route/route-config-schema.ts';
 import type { RouteConfigurationWire } from '../route/route-config-schema.ts';
@@ -47,19 +48,22 @@ function wireResourceType<T>(spec: WireTypeSpec<T>): ResourceType<T> {
         if (before !== undefined) return void parsed.push(before);
         const root = `resources[${i}]`;
         const r = parseWith(spec.schema, resource, root);
-        if (!r.ok) {
-          errors.push(...r.errors);
-        } else if ((spec.nameOf(r.value) ?? '') === '') {
-          errors.push({ path: joinPath(root, spec.nameField), kind: 'invalid', message: 'an xDS resource must have a non-empty name: the client keys resources by it' });
-        } else {
-          parsed.push(r.value);
-        }
+        const unnamed = r.ok ? missingName(spec, r.value, root) : undefined;
+        if (!r.ok) errors.push(...r.errors);
+        else if (unnamed) errors.push(unnamed);
+        else parsed.push(r.value);
       });
       return errors.length > 0 ? fail(errors) : ok(parsed);
     },
     // validate() guarantees a non-empty name on every resource it returns.
     name: (resource) => spec.nameOf(resource) ?? '',
   };
+}
+
+/** The error for a resource without a name (xDS keys resources by it), or undefined. */
+function missingName<T>(spec: Pick<WireTypeSpec<T>, 'nameOf' | 'nameField'>, resource: T, root: string): ConfigError | undefined {
+  if ((spec.nameOf(resource) ?? '') !== '') return undefined;
+  return { path: joinPath(root, spec.nameField), kind: 'invalid', message: 'an xDS resource must have a non-empty name: the client keys resources by it' };
 }
 
 /** LDS: state of the world. A Listener's HCM normally takes its routes from `rds`. */
@@ -82,15 +86,24 @@ export const clusterResourceType: ResourceType<ClusterWire> = wireResourceType({
   nameOf: (c) => c.name,
 });
 
-/** RDS: responses carry changed resources only; removal is implied by listeners no longer naming them. */
-export const routeConfigurationResourceType: ResourceType<RouteConfigurationWire> = wireResourceType({
+const ROUTE_CONFIGURATION_SPEC: WireTypeSpec<RouteConfigurationWire> = {
   typeUrl: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
   restPath: 'routes',
   stateOfTheWorld: false,
   schema: RouteConfigurationSchema,
   nameField: 'name',
   nameOf: (rc) => rc.name,
-});
+};
+
+/**
+ * RDS: responses carry changed resources only; removal is implied by listeners no longer naming them. With a
+ * subscription's memory, only the virtual hosts that changed since its previous response are parsed again
+ * (route-table-validator.ts).
+ */
+export const routeConfigurationResourceType: ResourceType<RouteConfigurationWire> = {
+  ...wireResourceType(ROUTE_CONFIGURATION_SPEC),
+  validate: incrementalRouteValidator((table, root) => missingName(ROUTE_CONFIGURATION_SPEC, table, root)),
+};
 
 /** EDS: keyed by `cluster_name`; responses carry changed resources only. */
 export const clusterLoadAssignmentResourceType: ResourceType<ClusterLoadAssignmentWire> = wireResourceType({
@@ -118,5 +131,5 @@ export const secretResourceType: ResourceType<LoadedSecret> = wireResourceType({
 /** `type` whose resources resolve the secrets their TLS contexts name (SdsSecretConfig) against `secrets`. */
 export function withSecretLookup<T>(type: ResourceType<T>, secrets: SecretLookup | undefined): ResourceType<T> {
   if (!secrets) return type;
-  return { ...type, validate: (resources, accepted) => withSecrets(secrets, () => type.validate(resources, accepted)) };
+  return { ...type, validate: (resources, accepted, memory) => withSecrets(secrets, () => type.validate(resources, accepted, memory)) };
 }

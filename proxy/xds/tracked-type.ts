@@ -47,11 +47,11 @@ export class TrackedType<T> {
     this.type = {
       ...inner,
       // `accepted` lets the subscription skip re-validating resources it already holds unchanged.
-      validate: (resources, accepted) => {
+      validate: (resources, accepted, memory) => {
         this.attempt?.inc();
         this.raw = resources;
         this.rawIsCurrent = true;
-        return inner.validate(resources, accepted);
+        return inner.validate(resources, accepted, memory);
       },
     };
   }
