@@ -1,7 +1,8 @@
 // nodevoy's push extension of the REST-JSON transport: the same POST /v3/discovery:<type> and messages, plus
 // `x-nodevoy-wait: <seconds>` asking the server to hold the request until it has a version the client has not
 // seen (then 200) or the wait expires (then 304). The next request goes out at once, carrying the ACK/NACK.
-// A server that supports it says so with `x-nodevoy-long-poll: <max wait seconds>` on its answers.
+// A server that supports it says so with `x-nodevoy-long-poll: <max wait seconds>` on its answers. Long-poll
+// clients also accept `Resource` heartbeats for unchanged resources of LDS/CDS answers (HEARTBEATS_HEADER).
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Clock, Random } from '../proxy/common/clock.ts';
@@ -15,6 +16,14 @@ export const WAIT_HEADER = 'x-nodevoy-wait';
 /** Response header: the server supports long-poll and holds a request at most this many seconds. */
 export const LONG_POLL_HEADER = 'x-nodevoy-long-poll';
 export const DEFAULT_WAIT_SECONDS = 30;
+/**
+ * Request header: in a state-of-the-world (LDS/CDS) answer, the client takes a resource it holds unchanged as a
+ * `Resource` heartbeat (xDS's TTL heartbeat: `{"@type": RESOURCE_TYPE_URL, "name": ...}`, no `resource` =
+ * keep what you have) instead of its whole body. Sent with every long-poll request.
+ */
+export const HEARTBEATS_HEADER = 'x-nodevoy-resource-heartbeats';
+/** The wrapper xDS allows around any resource of a response (envoy.service.discovery.v3.Resource). */
+export const RESOURCE_TYPE_URL = 'type.googleapis.com/envoy.service.discovery.v3.Resource';
 
 /** The advertised maximum wait of an answer, or undefined when the server does not offer long-poll. */
 export function advertisedMaxWait(headers: IncomingHttpHeaders | undefined): number | undefined {
@@ -26,7 +35,7 @@ export function advertisedMaxWait(headers: IncomingHttpHeaders | undefined): num
 /** Long-poll requests: held up to `waitSeconds`, so they time out after the wait plus `request_timeout`. */
 export function longPollMode(waitSeconds: number, requestTimeoutMs: number): PollMode {
   return {
-    headers: { [WAIT_HEADER]: String(waitSeconds) },
+    headers: { [WAIT_HEADER]: String(waitSeconds), [HEARTBEATS_HEADER]: '1' },
     requestTimeoutMs: waitSeconds * 1_000 + requestTimeoutMs,
     nextPollDelayMs: () => 0,
   };

@@ -7,6 +7,7 @@ import type { Clock } from '../proxy/common/clock.ts';
 import type { ConfigError } from '../proxy/common/result.ts';
 import { formatConfigError, joinPath } from '../proxy/common/result.ts';
 import { parseDiscoveryResponse } from './discovery-response.ts';
+import { RESOURCE_TYPE_URL } from './long-poll-transport.ts';
 import type {
   DiscoveryRequest, NackState, RejectCallback, ResourceType, RpcStatus, SubscriptionStatus, TransportStream, UpdateCallback, ValidationMemory, XdsNode,
 } from './types.ts';
@@ -18,6 +19,15 @@ interface Held<T> {
   readonly resource: T;
   /** The resource's wire JSON, to tell an update from a resend of the same content. */
   readonly wire: string;
+  /** The resource as received (its Any's fields), handed to validate again when a heartbeat keeps it. */
+  readonly raw: unknown;
+}
+
+/** One resource of a response, unpacked: a body to validate, or a heartbeat naming one the client holds. */
+interface Unpacked<T> {
+  readonly raw: unknown;
+  readonly wire: string;
+  readonly held?: Held<T>;
 }
 
 export class Subscription<T> implements TransportStream {
@@ -80,13 +90,14 @@ export class Subscription<T> implements TransportStream {
     if (response.type_url !== this.type.typeUrl) {
       errors.push({ path: 'type_url', kind: 'invalid', message: `type URL mismatch: subscribed to ${this.type.typeUrl}, got ${response.type_url}` });
     }
-    const unpacked = response.resources.map((any, i) => this.unpackAny(any, joinPath('resources', i), errors));
+    const unpacked = response.resources.map((any, i) => this.unpack(any, joinPath('resources', i), errors));
     if (errors.length > 0) return this.nack(errors, response.version_info);
 
-    // Only resources whose wire JSON differs from every held one are validated again.
-    const wires = unpacked.map((r) => JSON.stringify(r));
+    // Only resources whose wire JSON differs from every held one (and that no heartbeat keeps) are validated again.
+    const items = unpacked as Unpacked<T>[];
     const heldByWire = (this.heldByWire ??= new Map([...this.held.values()].map((h) => [h.wire, h.resource] as const)));
-    const validated = this.type.validate(unpacked, wires.map((wire) => heldByWire.get(wire)), this.memory);
+    const accepted = items.map((u) => u.held?.resource ?? heldByWire.get(u.wire));
+    const validated = this.type.validate(items.map((u) => u.raw), accepted, this.memory);
     if (!validated.ok) return this.nack(validated.errors, response.version_info);
 
     const received = new Map<string, Held<T>>();
@@ -95,7 +106,7 @@ export class Subscription<T> implements TransportStream {
       if (received.has(name)) {
         errors.push({ path: joinPath('resources', i), kind: 'invalid', message: `duplicate resource name "${name}" in one response` });
       }
-      received.set(name, { resource, wire: wires[i]! });
+      received.set(name, { resource, wire: items[i]!.wire, raw: items[i]!.raw });
     });
     if (errors.length > 0) return this.nack(errors, response.version_info);
     this.apply(received, response.version_info);
@@ -138,17 +149,38 @@ export class Subscription<T> implements TransportStream {
     };
   }
 
-  /** An Any embeds the message's fields next to `@type`, which must be this subscription's type URL. */
-  private unpackAny(any: unknown, path: string, errors: ConfigError[]): unknown {
+  /**
+   * An Any embeds the message's fields next to `@type`, which must be this subscription's type URL, or be an
+   * xDS `Resource` wrapper: with a `resource` (an Any as above), or without one, a heartbeat (xDS TTL's "keep
+   * what you have") for a resource this client holds, which nodevoy's long-poll server sends for unchanged
+   * resources of LDS/CDS answers (long-poll-transport.ts HEARTBEATS_HEADER). undefined after an error.
+   */
+  private unpack(any: unknown, path: string, errors: ConfigError[]): Unpacked<T> | undefined {
     if (typeof any !== 'object' || any === null || Array.isArray(any)) {
       errors.push({ path, kind: 'invalid', message: 'a resource must be an Any object with "@type"' });
       return undefined;
     }
     const { '@type': typeUrl, ...fields } = any as Record<string, unknown>;
+    if (typeUrl === RESOURCE_TYPE_URL) return this.unwrap(fields, path, errors);
     if (typeUrl !== this.type.typeUrl) {
       errors.push({ path: joinPath(path, '@type'), kind: 'invalid', message: `resource type ${String(typeUrl)} does not match the response type ${this.type.typeUrl}` });
+      return undefined;
     }
-    return fields;
+    return { raw: fields, wire: JSON.stringify(fields) };
+  }
+
+  private unwrap(wrapper: Record<string, unknown>, path: string, errors: ConfigError[]): Unpacked<T> | undefined {
+    const { name, resource, version: _version, ...rest } = wrapper;
+    for (const field of Object.keys(rest)) {
+      errors.push({ path: joinPath(path, field), kind: 'not-implemented', message: `field "${field}" of envoy.service.discovery.v3.Resource is valid xDS but nodevoy does not implement it` });
+    }
+    if (resource !== undefined) return this.unpack(resource, joinPath(path, 'resource'), errors);
+    const held = typeof name === 'string' ? this.held.get(name) : undefined;
+    if (held === undefined) {
+      errors.push({ path: joinPath(path, 'name'), kind: 'invalid', message: `a heartbeat (Resource without resource) for ${JSON.stringify(name)}, which this client does not hold` });
+      return undefined;
+    }
+    return { raw: held.raw, wire: held.wire, held };
   }
 
   /** Builds the new set (state of the world replaces it, otherwise merges) and hands the change to the subscriber. */

@@ -6,6 +6,7 @@
 // Only the current generation's entries are kept, and of those only nodes heard from lately (bounded).
 
 import { createHash } from 'node:crypto';
+import { RESOURCE_TYPE_URL } from '../../control-client/long-poll-transport.ts';
 import type { XdsNode } from '../../control-client/types.ts';
 import type { Clock } from '../../proxy/common/clock.ts';
 import type { Result } from '../../proxy/common/result.ts';
@@ -144,12 +145,19 @@ export class SnapshotCache {
 /** Only Listener and Cluster responses must be the state of the world; RDS and EDS ones may carry only changes. */
 const STATE_OF_THE_WORLD: ReadonlySet<XdsKind> = new Set(['listeners', 'clusters']);
 
+/** A `Resource` without `resource`: xDS's TTL heartbeat, "keep what you have" for that name. */
+const heartbeat = (name: string): string => JSON.stringify({ '@type': RESOURCE_TYPE_URL, name });
+
 /**
- * The JSON list of resources to send for `answer`: LDS and CDS the whole of it; RDS and EDS only what differs
- * from `held`, the resources the proxy runs (as the xDS protocol allows for every type but Listener and
- * Cluster; the client merges them), or all of it when that is not known (a new client, a control-plane restart).
+ * The JSON list of resources to send for `answer`, given `held`, the resources the proxy runs (undefined when
+ * not known: a new client, a control-plane restart). RDS and EDS: only what differs from `held` (as the xDS
+ * protocol allows for every type but Listener and Cluster; the client merges them). LDS and CDS: every
+ * resource, and to a client that takes heartbeats (nodevoy's long-poll) those it holds unchanged as heartbeats,
+ * so a change to one of 300 clusters sends one cluster's body and 299 names.
  */
-export function resourcesToSend(kind: XdsKind, answer: TypedResources, held: ReadonlyMap<string, string> | undefined): string {
-  if (STATE_OF_THE_WORLD.has(kind) || held === undefined) return answer.resourcesJson;
-  return `[${[...answer.anyByName].filter(([name, json]) => held.get(name) !== json).map(([, json]) => json).join(',')}]`;
+export function resourcesToSend(kind: XdsKind, answer: TypedResources, held: ReadonlyMap<string, string> | undefined, heartbeats = false): string {
+  if (held === undefined || (STATE_OF_THE_WORLD.has(kind) && !heartbeats)) return answer.resourcesJson;
+  const changed = ([name, json]: readonly [string, string]) => held.get(name) !== json;
+  if (!STATE_OF_THE_WORLD.has(kind)) return `[${[...answer.anyByName].filter(changed).map(([, json]) => json).join(',')}]`;
+  return `[${[...answer.anyByName].map((entry) => (changed(entry) ? entry[1] : heartbeat(entry[0]))).join(',')}]`;
 }

@@ -4,7 +4,7 @@
 
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { LONG_POLL_HEADER, WAIT_HEADER } from '../../control-client/long-poll-transport.ts';
+import { HEARTBEATS_HEADER, LONG_POLL_HEADER, WAIT_HEADER } from '../../control-client/long-poll-transport.ts';
 import {
   DEFAULT_MAX_WAIT_SECONDS, discoveryResponseBody, listenXds, parseDiscoveryRequest, parseWait, readRequestBody, WaitList,
 } from '../../control-client/rest-serving.ts';
@@ -98,7 +98,7 @@ export async function startXdsServer(options: XdsServerOptions): Promise<XdsServ
   }
 
   /** Answers 200 with the current version if the proxy has not seen it (or 400/500); false when nothing was sent. */
-  function answerIfNew(res: ServerResponse, kind: XdsKind, request: DiscoveryRequest): boolean {
+  function answerIfNew(res: ServerResponse, kind: XdsKind, request: DiscoveryRequest, heartbeats: boolean): boolean {
     const entry = lookup(res, kind, request);
     if (entry === undefined) return true;
     const proxyId = entry.identity.id;
@@ -108,8 +108,8 @@ export async function startXdsServer(options: XdsServerOptions): Promise<XdsServ
       return false;
     }
     const nonce = `${noncePrefix}${++nonceSeq}`;
-    // LDS/CDS: the full list, shared by every proxy selecting the same resources; RDS/EDS: what this proxy lacks.
-    const resourcesJson = resourcesToSend(kind, answer, tracker.held(proxyId, kind, request));
+    // LDS/CDS: the full list (unchanged resources as heartbeats to a client that takes them); RDS/EDS: what this proxy lacks.
+    const resourcesJson = resourcesToSend(kind, answer, tracker.held(proxyId, kind, request), heartbeats);
     tracker.sent(proxyId, kind, request, { version: answer.version, nonce, resources: answer.anyByName });
     const body = discoveryResponseBody(answer.version, resourcesJson, XDS_TYPES[kind], nonce, identifier);
     res.writeHead(200, { ...advertised, 'content-type': 'application/json' }).end(body);
@@ -125,10 +125,11 @@ export async function startXdsServer(options: XdsServerOptions): Promise<XdsServ
     const entry = lookup(res, kind, request);
     if (entry === undefined) return;
     tracker.observe(entry.identity, kind, request);
-    if (answerIfNew(res, kind, request)) return;
+    const heartbeats = req.headers[HEARTBEATS_HEADER] === '1';
+    if (answerIfNew(res, kind, request, heartbeats)) return;
     const notModified = (): void => void res.writeHead(304, advertised).end();
     if (wait.seconds === 0) return notModified();
-    waiting.hold(res, wait.seconds * 1_000, () => answerIfNew(res, kind, request), notModified);
+    waiting.hold(res, wait.seconds * 1_000, () => answerIfNew(res, kind, request, heartbeats), notModified);
   }
 
   /** Routes a request; never throws: a bad request line is a 400, any other failure a 500. */

@@ -64,6 +64,30 @@ describe('Subscription: validating only changed resources', () => {
     expect(h.updates[2]!.added.size + h.updates[2]!.updated.size).toBe(0);
   });
 
+  it('takes xDS Resource wrappers: with a body it is validated; a heartbeat (no body) keeps the held resource unvalidated', () => {
+    const h = thingHarness(true);
+    const RESOURCE = 'type.googleapis.com/envoy.service.discovery.v3.Resource';
+    const send = (version: string, nonce: string, items: unknown[]) => h.sub.onResponse(JSON.stringify({ version_info: version, nonce, type_url: THING_URL, resources: items }));
+    send('v1', 'n1', [{ '@type': RESOURCE, name: 'a', version: 'x', resource: { '@type': THING_URL, ...A1 } }, { '@type': THING_URL, ...B2 }]);
+    expect(h.drain()).toEqual(['a', 'b']);
+    const a = h.updates[0]!.resources.get('a');
+
+    send('v2', 'n2', [{ '@type': RESOURCE, name: 'a' }, { '@type': THING_URL, name: 'b', value: 20 }]);
+    expect(h.drain()).toEqual(['b']);
+    const u = h.updates[1]!;
+    expect(u.resources.get('a')).toBe(a);
+    expect([...u.updated.keys()]).toEqual(['b']);
+    expect(h.sub.nextRequest()).toMatchObject({ version_info: 'v2', response_nonce: 'n2' });
+
+    // A heartbeat for a resource the client does not hold, or a wrapper field nodevoy does not implement: NACK, v2 kept.
+    send('v3', 'n3', [{ '@type': RESOURCE, name: 'zzz' }, { '@type': RESOURCE, name: 'a', ttl: '5s' }]);
+    const nack = h.sub.nextRequest();
+    expect(nack).toMatchObject({ version_info: 'v2', response_nonce: 'n3' });
+    expect(nack.error_detail?.message).toContain('resources[0].name');
+    expect(nack.error_detail?.message).toContain('resources[1].ttl');
+    expect(h.updates).toHaveLength(2);
+  });
+
   it('reuses resources held from earlier responses of a merged (non state-of-the-world) type', () => {
     const h = thingHarness(false);
     h.respond('v1', 'n1', [A1, B2]);

@@ -103,12 +103,23 @@ describe('mesh changes re-send only what changed', () => {
     expect(namesOf(v3)).toEqual(['a', 'b']);
   });
 
-  it('CDS and LDS always carry the state of the world', async () => {
+  it('CDS and LDS always carry the state of the world: whole bodies, or to a client that takes heartbeats, a heartbeat per unchanged resource', async () => {
     const t = await setup();
     t.mesh.set({ ...EMPTY, clusters: [cluster('a'), cluster('b')] });
     const v1 = (await t.ask('clusters', [])).body;
     t.mesh.set({ ...EMPTY, clusters: [cluster('a'), cluster('b', { connect_timeout: '2s' })] });
     const v2 = (await t.ask('clusters', [], v1.version_info, v1.nonce)).body;
-    expect(namesOf(v2)).toEqual(['a', 'b']);
+    expect(v2.resources).toEqual([{ '@type': XDS_TYPES.clusters, ...cluster('a') }, { '@type': XDS_TYPES.clusters, ...cluster('b', { connect_timeout: '2s' }) }]);
+
+    // nodevoy's long-poll client: a, unchanged since v1, comes as an xDS Resource heartbeat; same version.
+    const heartbeats = { 'x-nodevoy-resource-heartbeats': '1' };
+    const v2h = (await t.ask('clusters', [], v1.version_info, v1.nonce, heartbeats)).body;
+    expect(v2h.version_info).toBe(v2.version_info);
+    expect(v2h.resources).toEqual([
+      { '@type': 'type.googleapis.com/envoy.service.discovery.v3.Resource', name: 'a' },
+      { '@type': XDS_TYPES.clusters, ...cluster('b', { connect_timeout: '2s' }) },
+    ]);
+    // Nothing known about what the client runs (a fresh client): whole bodies.
+    expect((await t.ask('clusters', [], '', '', heartbeats)).body.resources).toEqual(v2.resources);
   });
 });
