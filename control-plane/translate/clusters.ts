@@ -1,13 +1,15 @@
 // Outbound clusters and endpoints of the registry: one cluster per (service host, HTTP port) and one per
 // DestinationRule subset, named like Istio's; STATIC services are EDS clusters with a ClusterLoadAssignment
 // each (subset clusters keep the endpoints whose labels match), DNS services resolve inline. TLS origination
-// (DestinationRule tls, auto mTLS) comes from upstream-tls.ts.
+// (DestinationRule tls, auto mTLS) comes from upstream-tls.ts. Clusters and endpoints carry Istio's telemetry
+// metadata (`istio.services`, `istio.workload`).
 
+import { DEFAULT_CLUSTER_ID, endpointWorkloadString } from '../../proxy/common/workload-metadata.ts';
 import type { DestinationRule } from '../istio/resources.ts';
 import type { ServicePort } from '../istio/service-entry.ts';
 import type { EnvoyResource } from '../xds/snapshot.ts';
 import type { MeshEndpoint, MeshService } from './mesh.ts';
-import { CONFIG_SOURCE, labelsMatch, outboundClusterName } from './names.ts';
+import { CONFIG_SOURCE, istioClusterMetadata, labelsMatch, outboundClusterName } from './names.ts';
 import { effectivePolicy, policyClusterFields } from './traffic-policy.ts';
 import { upstreamTls, type UpstreamTarget, type UpstreamTlsContextInput } from './upstream-tls.ts';
 
@@ -41,6 +43,7 @@ export function buildServiceClusters(services: ReadonlyMap<string, MeshService>,
         clusters.push({
           name, ...cluster, ...policyClusterFields(policy),
           ...(tls.transportSocket === undefined ? {} : { transport_socket: tls.transportSocket }),
+          metadata: istioClusterMetadata([service]),
         });
         if (assignment !== undefined) endpoints.push(assignment);
       }
@@ -71,10 +74,20 @@ function loadAssignment(name: string, targets: readonly Target[]): EnvoyResource
     endpoints: [{
       lb_endpoints: targets.map((t) => ({
         endpoint: { address: { socket_address: { address: t.address, port_value: t.port } } },
+        ...(t.endpoint === undefined ? {} : { metadata: endpointMetadata(t.endpoint) }),
         ...(t.weight === undefined ? {} : { load_balancing_weight: t.weight }),
       })),
     }],
   };
+}
+
+/**
+ * Istio's telemetry metadata of an endpoint (pilot's AppendLbEndpointMetadata): the workload behind it, which
+ * the client's stats filter reports when no peer metadata came back (a failed connection, a workload without
+ * a sidecar).
+ */
+function endpointMetadata(e: MeshEndpoint): Record<string, unknown> {
+  return { filter_metadata: { istio: { workload: endpointWorkloadString(e.workloadName, e.namespace, e.labels, DEFAULT_CLUSTER_ID) } } };
 }
 
 /**

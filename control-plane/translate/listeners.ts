@@ -2,15 +2,17 @@
 // <instanceIp>:<OUTBOUND_PORT> with RDS `outbound_http`, and one `inbound|<port>` per port of a service
 // whose workloadSelector selects this proxy, forwarding to the local app through STATIC `inbound|<port>||`.
 // Inbound filter chains follow the port's PeerAuthentication mode (STRICT: mTLS only; PERMISSIVE: mTLS and
-// plaintext told apart by tls_inspector; DISABLE: plaintext); their HTTP filters are the AuthorizationPolicy
-// RBAC filters, the selected EnvoyFilter local rate limits, then the router.
+// plaintext told apart by tls_inspector; DISABLE: plaintext); their HTTP filters are Istio's peer metadata
+// exchange, the AuthorizationPolicy RBAC filters, Istio's stats, the selected EnvoyFilter local rate limits, then
+// the router (telemetry.ts; MeshOptions.telemetry false leaves Istio's two out).
 
 import type { EnvoyResource, ProxyIdentity } from '../xds/snapshot.ts';
 import { authorizationFilters } from './authz.ts';
 import { FAULT_FILTER } from './http-route.ts';
 import type { Mesh, MeshService } from './mesh.ts';
-import { CONFIG_SOURCE, OUTBOUND_LISTENER_NAME, OUTBOUND_ROUTE_NAME, ROOT_NAMESPACE, inboundClusterName, labelsMatch } from './names.ts';
+import { CONFIG_SOURCE, OUTBOUND_LISTENER_NAME, OUTBOUND_ROUTE_NAME, ROOT_NAMESPACE, inboundClusterName, istioClusterMetadata, labelsMatch } from './names.ts';
 import { DEFAULT_MTLS_MODE, type EffectiveMtlsMode } from './peer-authentication.ts';
+import { telemetryFilters } from './telemetry.ts';
 import { inboundMtlsSocket } from './tls-context.ts';
 import { policyClusterFields } from './traffic-policy.ts';
 
@@ -52,40 +54,46 @@ function inboundChains(mode: EffectiveMtlsMode, hcm: Json): { listenerFilters?: 
   return { listenerFilters: [TLS_INSPECTOR], filterChains: [mtls, { filter_chain_match: { transport_protocol: 'raw_buffer' }, filters }] };
 }
 
-export function outboundListener(proxy: ProxyIdentity): EnvoyResource {
+export function outboundListener(mesh: Mesh, proxy: ProxyIdentity): EnvoyResource {
+  const telemetry = telemetryFilters(mesh.telemetry, 'OUTBOUND');
   return listener(OUTBOUND_LISTENER_NAME, proxy.instanceIp, proxy.outboundPort, 'OUTBOUND', {
     filterChains: [{
       filters: hcmFilters({
         stat_prefix: OUTBOUND_ROUTE_NAME,
         rds: { route_config_name: OUTBOUND_ROUTE_NAME, config_source: CONFIG_SOURCE },
-        http_filters: [FAULT, ROUTER],
+        http_filters: [...telemetry.first, FAULT, ...telemetry.beforeRouter, ROUTER],
       }),
     }],
   });
 }
 
-/** A service port served by this proxy's workload, and the port the workload listens on for it. */
+/** A service port served by this proxy's workload, the port the workload listens on for it, and its services. */
 interface InboundPort {
   readonly port: number;
   readonly endpointPort: number;
+  /** Every service (host) of the port that selects the workload, in registry order. */
+  readonly services: MeshService[];
 }
 
 /**
  * The ports of services whose workloadSelector selects the proxy (same namespace, labels). The endpoint
- * port is the one of the WorkloadEntry at the proxy's address, else targetPort, else the service port.
+ * port is the one of the WorkloadEntry at the proxy's address, else targetPort, else the service port
+ * (the first service declaring the port decides).
  */
 function inboundPorts(mesh: Mesh, proxy: ProxyIdentity): InboundPort[] {
   const byPort = new Map<number, InboundPort>();
-  const seen = new Set<MeshService['entry']>();
   for (const service of mesh.services.values()) {
     const selector = service.entry.spec.workloadSelector?.labels;
-    if (seen.has(service.entry) || selector === undefined || service.namespace !== proxy.namespace || !labelsMatch(selector, proxy.labels)) continue;
-    seen.add(service.entry); // a ServiceEntry with several hosts serves its ports once
+    if (selector === undefined || service.namespace !== proxy.namespace || !labelsMatch(selector, proxy.labels)) continue;
     const self = service.endpoints.find((e) => e.address === proxy.instanceIp);
     for (const p of service.httpPorts) {
-      if (byPort.has(p.number)) continue;
+      const claimed = byPort.get(p.number);
+      if (claimed !== undefined) {
+        claimed.services.push(service);
+        continue;
+      }
       const endpointPort = (p.name === undefined ? undefined : self?.ports[p.name]) ?? p.targetPort ?? p.number;
-      byPort.set(p.number, { port: p.number, endpointPort });
+      byPort.set(p.number, { port: p.number, endpointPort, services: [service] });
     }
   }
   return [...byPort.values()].sort((a, b) => a.port - b.port);
@@ -102,11 +110,14 @@ function rateLimitFilters(mesh: Mesh, proxy: ProxyIdentity): Json[] {
 }
 
 export function inboundResources(mesh: Mesh, proxy: ProxyIdentity): { listeners: EnvoyResource[]; clusters: EnvoyResource[] } {
-  // Istio's HCM order: authorization first, so nothing else runs for a refused request.
-  const filters = [...authorizationFilters(mesh.authorizationPolicies, proxy), ...rateLimitFilters(mesh, proxy), ROUTER];
+  // Istio's HCM order: the peer metadata exchange, then authorization, so nothing else runs for a refused
+  // request; the stats filter, then the EnvoyFilter patches inserted before the router.
+  const telemetry = telemetryFilters(mesh.telemetry, 'INBOUND');
+  const filters = [...telemetry.first, ...authorizationFilters(mesh.authorizationPolicies, proxy), ...telemetry.beforeRouter,
+    ...rateLimitFilters(mesh, proxy), ROUTER];
   const listeners: EnvoyResource[] = [];
   const clusters: EnvoyResource[] = [];
-  for (const { port, endpointPort } of inboundPorts(mesh, proxy)) {
+  for (const { port, endpointPort, services } of inboundPorts(mesh, proxy)) {
     const cluster = inboundClusterName(port);
     // Istio's default PERMISSIVE needs the workload certificate for its mTLS chain: plaintext only without it.
     const mode = mesh.peerAuthentications.explicitModeFor(proxy.namespace, proxy.labels, endpointPort) ?? (mesh.implicitMtls ? DEFAULT_MTLS_MODE : 'DISABLE');
@@ -130,6 +141,7 @@ export function inboundResources(mesh: Mesh, proxy: ProxyIdentity): { listeners:
       name: cluster,
       type: 'STATIC',
       ...policyClusterFields({}),
+      metadata: istioClusterMetadata(services),
       load_assignment: {
         cluster_name: cluster,
         endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: proxy.appPorts[String(port)] ?? endpointPort } } } }] }],

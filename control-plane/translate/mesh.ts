@@ -32,6 +32,9 @@ export interface MeshEndpoint {
   readonly sidecar: boolean;
   /** WorkloadEntry.serviceAccount, `default` when unset (a proxy's SERVICE_ACCOUNT default): its SPIFFE identity. */
   readonly serviceAccount: string;
+  /** Istio's IstioEndpoint.WorkloadName: the WorkloadEntry's name, or the ServiceEntry's for an inline endpoint. */
+  readonly workloadName: string;
+  readonly namespace: string;
 }
 
 /** Protocols nodevoy proxies (the others need TCP/TLS proxying, which it does not have). */
@@ -75,6 +78,8 @@ export interface Mesh {
   /** Outbound clusters and their ClusterLoadAssignments: the same for every proxy. */
   readonly clusters: readonly EnvoyResource[];
   readonly endpoints: readonly EnvoyResource[];
+  /** MeshOptions.telemetry: sidecar HCMs run Istio's peer metadata exchange and stats filters. */
+  readonly telemetry: boolean;
 }
 
 const MESH_GATEWAY = 'mesh';
@@ -90,6 +95,12 @@ export interface MeshOptions {
    * STRICT port without certificates refuses every connection rather than falling back to plaintext.
    */
   readonly workloadCertificates?: boolean;
+  /**
+   * Istio's standard metrics (default true): every sidecar HCM gets Istio's `istio.metadata_exchange` and
+   * `istio.stats` filters, as istiod's default telemetry does. false leaves them out (e.g. to benchmark without
+   * telemetry, or to feed an Envoy built without Istio's filters); cluster and endpoint metadata stay.
+   */
+  readonly telemetry?: boolean;
 }
 
 /** Istio's endpoint label saying whether a workload runs a sidecar (`istio`) or not (`disabled`). */
@@ -130,7 +141,7 @@ export function translateMesh(resources: readonly IstioResource[], options: Mesh
   return {
     mesh: {
       trustDomain, services, virtualServices, destinationRules, rateLimits, peerAuthentications, implicitMtls,
-      authorizationPolicies: of('AuthorizationPolicy'), clusters, endpoints,
+      authorizationPolicies: of('AuthorizationPolicy'), clusters, endpoints, telemetry: options.telemetry ?? true,
     },
     errors,
   };
@@ -216,6 +227,7 @@ function serviceEndpoints(se: ServiceEntry, workloads: WorkloadIndex, errors: Is
     out.push({
       address: e.address, ports: e.ports, labels: e.labels, weight: e.weight || undefined,
       sidecar: runsSidecar(e.labels, owner !== se, se), serviceAccount: e.serviceAccount ?? DEFAULT_SERVICE_ACCOUNT,
+      workloadName: owner.metadata.name, namespace: owner.metadata.namespace,
     });
   };
   se.spec.endpoints.forEach((e, i) => add(se, `spec.endpoints[${i}].address`, e));

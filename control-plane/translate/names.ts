@@ -77,3 +77,24 @@ export function labelsMatch(selector: Readonly<Record<string, string>>, labels: 
   for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) return false;
   return true;
 }
+
+/**
+ * The `filter_metadata.istio` istiod writes on a cluster: `services` lists the services behind it as
+ * {host, name, namespace} (name: a Kubernetes service's name, the host itself for other ServiceEntry hosts),
+ * which Istio's stats filter reports as destination_service and destination_service_name.
+ */
+export function istioClusterMetadata(services: readonly { readonly host: string; readonly namespace: string }[]): Record<string, unknown> {
+  return {
+    filter_metadata: {
+      istio: {
+        services: services.map(({ host, namespace }) => ({ host, name: kubernetesServiceName(host, namespace) ?? host, namespace })),
+      },
+    },
+  };
+}
+
+/** `<name>` of a `<name>.<namespace>.svc.<domain>` host, else undefined. */
+function kubernetesServiceName(host: string, namespace: string): string | undefined {
+  const suffix = `.${namespace}.svc.${DOMAIN_SUFFIX}`;
+  return host.endsWith(suffix) && !host.slice(0, -suffix.length).includes('.') ? host.slice(0, -suffix.length) : undefined;
+}

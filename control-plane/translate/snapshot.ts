@@ -10,7 +10,7 @@ import { outboundRouteConfiguration } from './route-config.ts';
 export function proxySnapshot(mesh: Mesh, proxy: ProxyIdentity): ProxySnapshot {
   const inbound = inboundResources(mesh, proxy);
   return {
-    listeners: [outboundListener(proxy), ...inbound.listeners],
+    listeners: [outboundListener(mesh, proxy), ...inbound.listeners],
     routes: [outboundRouteConfiguration(mesh, proxy)],
     clusters: [...mesh.clusters, ...inbound.clusters],
     endpoints: mesh.endpoints,

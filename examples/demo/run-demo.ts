@@ -7,7 +7,7 @@
 // sidecars are mTLS, and mesh/security.yaml's policies (STRICT, who may call whom) are enforced; the start-up
 // printout shows an allowed call, a denied one and a refused plaintext connection. Ctrl-C drains and stops it all.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,8 @@ const CONTROL_PLANE_PORT = 15010;
 const SERVICE_PORT = 9080;
 const OUTBOUND_PORT = 15001;
 const ADMIN_PORT = 15000;
+/** Istio's Prometheus port: the bootstrap's prometheus_stats listener. */
+const PROMETHEUS_PORT = 15090;
 const TRUST_DOMAIN = 'cluster.local';
 /** The demo's CA (in memory, like istiod's self-signed root) and the secret its bootstrap tokens are checked with. */
 const CA = createCa({ trustDomain: TRUST_DOMAIN, clock: realClock });
@@ -72,6 +74,7 @@ function sidecarOverrides(w: Workload): string {
       id: `sidecar~${w.ip}~${w.name}.default~default.svc.cluster.local`,
       cluster: `${w.app}.default`,
       metadata: {
+        NAME: w.name, WORKLOAD_NAME: w.name, CLUSTER_ID: 'Kubernetes',
         NAMESPACE: 'default', SERVICE_ACCOUNT: w.serviceAccount, LABELS: { app: w.app, version: w.version },
         INSTANCE_IPS: w.ip, APP_PORTS: { [SERVICE_PORT]: w.appPort },
         CA_ADDRESS: `http://127.0.0.1:${CONTROL_PLANE_PORT}`, CERT_DIR: certDir,
@@ -87,8 +90,18 @@ function sidecarOverrides(w: Workload): string {
   });
 }
 
+/**
+ * The shared bootstrap with the workload's address in place of its example's (reviews-v1's 127.0.10.2): the
+ * prometheus_stats listener and cluster are per workload, and --config-yaml appends to lists rather than replace.
+ */
+function bootstrapFor(w: Workload): string {
+  const file = join(CERTS_DIR, `${w.name}-bootstrap.yaml`);
+  writeFileSync(file, readFileSync(BOOTSTRAP, 'utf8').replaceAll('127.0.10.2', w.ip));
+  return file;
+}
+
 async function startSidecar(w: Workload): Promise<Server> {
-  const loaded = await loadBootstrap({ configPath: BOOTSTRAP, configYaml: sidecarOverrides(w) });
+  const loaded = await loadBootstrap({ configPath: bootstrapFor(w), configYaml: sidecarOverrides(w) });
   if (!loaded.ok) {
     await printConfigErrors(loaded.source, loaded.errors, process.stderr);
     throw new Error(`the sidecar bootstrap for ${w.name} is invalid`);
@@ -195,7 +208,7 @@ async function main(): Promise<void> {
     }
     sidecars.push(...await Promise.all(WORKLOADS.map(startSidecar)));
   } catch (err) {
-    process.stderr.write(`demo: cannot start: ${(err as Error).message}\n(the demo needs 127.0.0.1:${CONTROL_PLANE_PORT}, ports 19080-19083, and ports ${SERVICE_PORT}, ${OUTBOUND_PORT}, ${ADMIN_PORT} on 127.0.10.1-4: is another demo running?)\n`);
+    process.stderr.write(`demo: cannot start: ${(err as Error).message}\n(the demo needs 127.0.0.1:${CONTROL_PLANE_PORT}, ports 19080-19083, and ports ${SERVICE_PORT}, ${OUTBOUND_PORT}, ${ADMIN_PORT}, ${PROMETHEUS_PORT} on 127.0.10.1-4: is another demo running?)\n`);
     await stop(1);
   }
 
@@ -203,7 +216,7 @@ async function main(): Promise<void> {
   process.stdout.write(`nodevoy demo mesh is running (Istio config: examples/demo/mesh/)
 
   control plane     http://127.0.0.1:${CONTROL_PLANE_PORT}/debug/syncz   (xDS REST-JSON + long-poll push, CA POST /v1/certificates)
-${WORKLOADS.map((w) => `  ${w.name.padEnd(16)}  sidecar ${w.ip}:${SERVICE_PORT} (inbound) ${w.ip}:${OUTBOUND_PORT} (outbound)  admin http://${w.ip}:${ADMIN_PORT}  app 127.0.0.1:${w.appPort}`).join('\n')}
+${WORKLOADS.map((w) => `  ${w.name.padEnd(16)}  sidecar ${w.ip}:${SERVICE_PORT} (inbound) ${w.ip}:${OUTBOUND_PORT} (outbound)  admin http://${w.ip}:${ADMIN_PORT}  metrics :${PROMETHEUS_PORT}  app 127.0.0.1:${w.appPort}`).join('\n')}
 
 Try:
   curl -s http://${productpage!.ip}:${SERVICE_PORT}/                                   # productpage -> reviews (80% v1 / 20% v2)
@@ -213,6 +226,7 @@ Try:
   curl -s http://${reviewsV1!.ip}:${ADMIN_PORT}/config_dump | less                       # what the control plane sent one sidecar
   curl -s http://${reviewsV1!.ip}:${ADMIN_PORT}/certs                                    # reviews' SPIFFE certificate (renewed at half-life)
   curl -s -H 'host: ratings:9080' http://${productpage!.ip}:${OUTBOUND_PORT}/           # RBAC: access denied (mesh/security.yaml)
+  curl -s http://${reviewsV1!.ip}:${PROMETHEUS_PORT}/stats/prometheus | grep istio_requests_total  # Istio's metrics, as Prometheus scrapes them
 
 Now edit the weights in examples/demo/mesh/reviews.yaml (e.g. 80/20 -> 0/100) and save: the control plane
 pushes new routes and the traffic lines below shift within a second, with nothing restarted.

@@ -1,5 +1,5 @@
-// envoy.type.v3.FractionalPercent and envoy.config.core.v3.RuntimeFractionalPercent: their schemas and
-// Envoy's per-request decision (ProtobufPercentHelper::evaluateFractionalPercent: random % denominator
+// envoy.type.v3.Percent, envoy.type.v3.FractionalPercent and envoy.config.core.v3.RuntimeFractionalPercent:
+// their schemas and Envoy's per-request decision (ProtobufPercentHelper::evaluateFractionalPercent: random % denominator
 // < numerator), drawn from the injected Random. Shared by every filter that takes a percentage.
 
 import { z } from 'zod';
@@ -7,6 +7,11 @@ import type { Random } from '../common/clock.ts';
 import { enumOf, message, uint32 } from './schema-kit.ts';
 
 const DENOMINATORS = { HUNDRED: 100, TEN_THOUSAND: 10_000, MILLION: 1_000_000 } as const;
+
+/** envoy.type.v3.Percent: a double in [0, 100]. */
+export const PercentSchema = message('envoy.type.v3.Percent', {
+  value: z.number().min(0, 'a Percent is between 0 and 100').max(100, 'a Percent is between 0 and 100'),
+});
 
 /** A FractionalPercent with its denominator as a number (100, 10000 or 1000000). */
 export interface FractionalPercent {

@@ -15,6 +15,7 @@ import type { FilterCallbacks, FilterStatus, HttpFilter, LocalReplyOptions, Mayb
 import type { HeaderMap, RequestHeaders, ResponseHeaders } from './headers.ts';
 import { newStreamInfo, type StreamInfo } from './stream-info.ts';
 import { downstreamTlsInfo } from '../tls/connection-info.ts';
+import { StreamTrace, type HttpTracing } from '../tracing/http-tracer.ts';
 
 export type ServerHeaderTransformation = 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
 
@@ -48,6 +49,8 @@ export interface ConnectionManagerConfig {
   readonly routeConfig: RouteConfig;
   readonly filters: readonly HttpFilterEntry[];
   readonly accessLoggers: readonly AccessLogger[];
+  /** HttpConnectionManager.tracing; null/absent = no tracing work per request. */
+  readonly tracing?: HttpTracing | null;
 }
 
 export interface ConnectionManagerDeps {
@@ -167,6 +170,8 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
   private requestTimer: TimerHandle | null = null;
   private lastActivity = 0;
   private responseHeaders: ResponseHeaders | null = null;
+  /** The stream's tracing (Envoy's active span), when the HCM traces. */
+  private trace: StreamTrace | null = null;
   /** Set while an async encodeHeaders is pending: the body waits for the head. */
   private pendingBody: ({ kind: 'data'; chunk: Buffer; endStream: boolean } | { kind: 'trailers'; trailers: HeaderMap | null })[] | null = null;
   headersSent = false;
@@ -199,6 +204,7 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
     const downstreamTls = downstreamTlsInfo(socket);
     if (downstreamTls) {
       info.downstreamSsl = downstreamTls.ssl;
+      info.downstreamLocalSsl = downstreamTls;
       info.requestedServerName = downstreamTls.sni;
     }
     if (this.requestComplete) info.lastDownstreamRxByteReceived = info.startMonotonic;
@@ -226,6 +232,8 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
     this.armTimers();
     const route = this.route;
     if (route) info.routeName = route.name;
+    // Envoy: the sampling decision and the span follow routing and precede the decoder filters.
+    if (config.tracing) this.trace = StreamTrace.start(config.tracing, this.request, info, route);
 
     const entries = config.filters;
     const filters = new Array<HttpFilter>(entries.length);
@@ -321,6 +329,10 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
     (this.requestCompleteCallbacks ??= []).push(cb);
   }
 
+  get activeSpan(): StreamTrace | null {
+    return this.trace;
+  }
+
   get encoder(): ResponseEncoder {
     return this;
   }
@@ -385,7 +397,9 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
       (config.serverHeaderTransformation === 'APPEND_IF_ABSENT' && h.server === undefined)) {
       h.server = config.serverName;
     }
-    if (config.alwaysSetRequestIdInResponse) {
+    if (this.trace !== null) this.trace.encodeHeaders(h);
+    // mutateResponseHeaders: the request id is echoed when configured, or when the (internal) request forced a trace.
+    if (config.alwaysSetRequestIdInResponse || this.request.headers['x-envoy-force-trace'] !== undefined) {
       const id = this.request.headers['x-request-id'];
       if (id !== undefined) h['x-request-id'] = id;
     }
@@ -593,6 +607,13 @@ class ActiveStream implements FilterCallbacks, ResponseEncoder {
       try {
         f.onStreamComplete?.();
         f.onDestroy?.();
+      } catch (err) {
+        this.hcm.onFilterError(err);
+      }
+    }
+    if (this.trace !== null) {
+      try {
+        this.trace.finish(this.request, info);
       } catch (err) {
         this.hcm.onFilterError(err);
       }

@@ -50,6 +50,13 @@ export interface FilterCallbacks {
   readonly encoder: ResponseEncoder;
   /** true once the downstream went away; filters holding resources must release them (onDestroy fires). */
   readonly downstreamClosed: boolean;
+  /** The stream's tracing span (Envoy's activeSpan()); null/absent when the HCM does not trace. */
+  readonly activeSpan?: ActiveSpan | null;
+}
+
+/** What the router does with the stream's span: write its context into the upstream request. */
+export interface ActiveSpan {
+  injectContext(headers: HeaderMap): void;
 }
 
 /** The terminal filter's way to send the upstream response downstream through the encode filters. */
@@ -93,6 +100,13 @@ export interface FilterFactoryContext {
    * which bounds how much of a request body a filter may buffer (the router's retry buffer).
    */
   readonly bufferLimitBytes: number;
+  /**
+   * The bootstrap's node (Envoy's LocalInfo): its id and metadata (Istio's filters read the workload from it).
+   * Absent where no server runs the filter (unit harnesses): read it as an empty node.
+   */
+  readonly node?: { readonly id: string; readonly metadata: Readonly<Record<string, unknown>> };
+  /** The listener's traffic_direction (Envoy's listenerInfo().direction()); absent = UNSPECIFIED. */
+  readonly trafficDirection?: 'UNSPECIFIED' | 'INBOUND' | 'OUTBOUND';
 }
 
 /** One registered filter type: its config schema and how to create per-stream instances. */

@@ -14,6 +14,7 @@ import { httpFilterByTypeUrl } from '../filters/http/registry.ts';
 import '../filters/http/index.ts';
 import { RouteConfigurationSchema, type RouteConfigurationWire } from '../route/route-config-schema.ts';
 import { AccessLogSchema, type AccessLogWire } from '../access-log/access-log-schema.ts';
+import { toTracingConfig, TracingSchema, type TracingConfig } from '../tracing/tracing-schema.ts';
 // core.v3.Http1ProtocolOptions: accepted as a message (e.g. `{}`); none of its knobs is implemented yet.
 import { Http1ProtocolOptionsSchema } from '../upstream/protocol-options-schema.ts';
 
@@ -187,8 +188,10 @@ export const HttpConnectionManagerSchema = message(HCM, {
   strip_any_host_port: bool.optional(),
   // false (Envoy's default): the proxy answers `Expect: 100-continue` itself, which node:http does.
   proxy_100_continue: onlyValues(bool, [false], 'proxy_100_continue').optional(),
+  // Presence enables tracing: sampling decisions, and spans when it names a provider (Zipkin).
+  tracing: TracingSchema.optional(),
 }, {
-  unimplemented: ['delayed_close_timeout', 'add_user_agent', 'scoped_routes', 'tracing', 'http2_protocol_options', 'http3_protocol_options',
+  unimplemented: ['delayed_close_timeout', 'add_user_agent', 'scoped_routes', 'http2_protocol_options', 'http3_protocol_options',
     'scheme_header_transformation', 'access_log_flush_interval', 'flush_access_log_on_new_request',
     'access_log_options', 'original_ip_detection_extensions', 'early_header_mutation_extensions',
     'forward_client_cert_matcher', 'represent_ipv4_remote_address_as_ipv4_mapped_ipv6',
@@ -245,6 +248,8 @@ export interface HcmConfig {
   readonly forwardClientCertDetails: ForwardClientCertDetails;
   /** set_current_client_cert_details as the keys it asks for, in Envoy's emission order. */
   readonly setCurrentClientCertDetails: readonly ClientCertDetail[];
+  /** `tracing`; null = absent (no tracing work at all). */
+  readonly tracing: TracingConfig | null;
 }
 
 /** Applies HCM_DEFAULTS to a parsed HttpConnectionManager (with its inline route_config, or undefined with rds). */
@@ -278,6 +283,7 @@ export function toHcmConfig(wire: HttpConnectionManagerWire, routeConfig: RouteC
     stripHostPort: wire.strip_any_host_port ? 'any' : wire.strip_matching_host_port ? 'matching' : 'none',
     forwardClientCertDetails: wire.forward_client_cert_details ?? d.forwardClientCertDetails,
     setCurrentClientCertDetails: clientCertDetails(wire.set_current_client_cert_details),
+    tracing: wire.tracing ? toTracingConfig(wire.tracing) : null,
   });
 }
 

@@ -1,6 +1,9 @@
 // StreamInfo: what is known about one HTTP stream for logs, stats and headers (Envoy's StreamInfo).
 // Filled by the connection manager and the router; read by access log formatters and header formatters.
 
+import type { WorkloadMetadata } from '../common/workload-metadata.ts';
+import type { Host } from '../upstream/types.ts';
+
 export interface StreamInfo {
   /** Wall-clock start (ms since epoch) for %START_TIME%. */
   readonly startTime: number;
@@ -43,6 +46,19 @@ export interface StreamInfo {
   connectionTerminationDetails: string;
   /** Dynamic metadata by filter namespace. */
   readonly dynamicMetadata: Map<string, Record<string, unknown>>;
+  /**
+   * This proxy's side of the downstream TLS session (Envoy's uriSanLocalCertificate()), read lazily; undefined on
+   * a plaintext connection. Set with downstreamSsl.
+   */
+  downstreamLocalSsl?: { readonly uriSanLocalCertificate: readonly string[] };
+  /** The host the router sent the (last) attempt to (Envoy's upstreamInfo().upstreamHost()); undefined = none. */
+  upstreamHostDescription?: Host;
+  /**
+   * Istio's peer metadata (its filter state `downstream_peer` / `upstream_peer`): the workload that sent the
+   * request, and the one that answered, as the peer metadata exchange (x-envoy-peer-metadata) told them.
+   */
+  downstreamPeer?: WorkloadMetadata;
+  upstreamPeer?: WorkloadMetadata;
 }
 
 /**
@@ -64,5 +80,7 @@ export function newStreamInfo(startTime: number, startMonotonic: number): Stream
     bytesReceived: 0, bytesSent: 0, routeName: '', upstreamHost: '', upstreamCluster: '', upstreamLocalAddress: '',
     upstreamTransportFailureReason: '', downstreamRemoteAddress: '', downstreamDirectRemoteAddress: '',
     downstreamLocalAddress: '', requestedServerName: '', connectionTerminationDetails: '', dynamicMetadata: new Map(),
+    // Declared up front so every StreamInfo has one shape (the filters that set them run on most streams).
+    downstreamLocalSsl: undefined, upstreamHostDescription: undefined, downstreamPeer: undefined, upstreamPeer: undefined,
   };
 }

@@ -4,6 +4,7 @@
 
 import type { Clock, Random } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
+import type { NodeConfig } from '../config/bootstrap.ts';
 import { createAccessLogger, type AccessLogger } from '../access-log/access-logger.ts';
 import { compileCidrs } from '../http/cidr.ts';
 import type { RequestHeaderPolicy } from '../http/conn-manager-utility.ts';
@@ -13,7 +14,11 @@ import { listenerStatPrefix, type ListenerRuntimeConfig } from './listener.ts';
 import type { ChainRuntimeConfig } from './served-chain.ts';
 import type { RdsRouteConfigProvider } from '../route/rds-route-config.ts';
 import type { StatsStore } from '../stats/store.ts';
+import type { StatsScope } from '../stats/scope.ts';
+import type { HcmConfig } from '../http/hcm-schema.ts';
 import type { ClusterManager } from '../upstream/types.ts';
+import { tracingStats, type HttpTracing } from '../tracing/http-tracer.ts';
+import type { TracerHandle, TracerManager } from '../tracing/tracer-manager.ts';
 
 export interface ConnectionManagerFactoryDeps {
   readonly stats: StatsStore;
@@ -21,12 +26,18 @@ export interface ConnectionManagerFactoryDeps {
   readonly random: Random;
   readonly logger: Logger;
   readonly clusterManager: ClusterManager;
+  /** The bootstrap's node, for the filters that read it (Istio's stats and peer metadata); absent = empty. */
+  readonly node?: NodeConfig;
+  /** Tracing providers; without it an HCM's `tracing` samples requests but makes no spans. */
+  readonly tracers?: TracerManager;
 }
 
 export interface BuiltConnectionManager {
   readonly hcm: ConnectionManager;
   /** Closed when the connection manager is retired (after its drain). */
   readonly accessLoggers: readonly AccessLogger[];
+  /** The tracing provider it uses (released with the chain); null without one. */
+  readonly tracer: TracerHandle | null;
 }
 
 /**
@@ -42,7 +53,7 @@ export function buildConnectionManager(l: ListenerConfig, chain: FilterChainConf
     disabled: f.disabled,
     create: f.factory.create(f.config, {
       stats: filterStats, rootStats: deps.stats, clock: deps.clock, random: deps.random, clusterManager: deps.clusterManager, filterName: f.name,
-      bufferLimitBytes: l.perConnectionBufferLimitBytes,
+      bufferLimitBytes: l.perConnectionBufferLimitBytes, trafficDirection: l.trafficDirection, ...(deps.node ? { node: deps.node } : {}),
     }),
   }));
   const accessLoggers = hcm.accessLog.map((wire) => createAccessLogger(wire, { clock: deps.clock, logger: deps.logger }));
@@ -57,6 +68,7 @@ export function buildConnectionManager(l: ListenerConfig, chain: FilterChainConf
     get internalOnlyHeaders() { return rds ? rds.internalOnlyHeaders : hcm.internalOnlyHeaders; },
     xfcc: { forwardClientCertDetails: hcm.forwardClientCertDetails, setCurrentClientCertDetails: hcm.setCurrentClientCertDetails },
   };
+  const tracer = hcm.tracing?.zipkin && deps.tracers ? deps.tracers.acquire(hcm.tracing.zipkin) : null;
   const config: ConnectionManagerConfig = {
     statPrefix: hcm.statPrefix,
     serverName: hcm.serverName,
@@ -72,9 +84,28 @@ export function buildConnectionManager(l: ListenerConfig, chain: FilterChainConf
     routeConfig: rds ?? chain.routeConfig,
     filters,
     accessLoggers,
+    tracing: httpTracing(l, hcm.tracing, tracer, filterStats, deps),
   };
   const onError = (err: unknown): void => httpLog.error(`filter error: ${String(err)}`);
-  return { hcm: new ConnectionManager(config, { clock: deps.clock, random: deps.random, stats: deps.stats, onError }), accessLoggers };
+  return { hcm: new ConnectionManager(config, { clock: deps.clock, random: deps.random, stats: deps.stats, onError }), accessLoggers, tracer };
+}
+
+/** The HCM's tracing runtime; null without a `tracing` block (then the request path does no tracing work). */
+function httpTracing(l: ListenerConfig, config: HcmConfig['tracing'], tracer: TracerHandle | null, hcmStats: StatsScope,
+  deps: ConnectionManagerFactoryDeps): HttpTracing | null {
+  if (config === null) return null;
+  const local = deps.tracers?.localInfo;
+  return {
+    // Envoy: OUTBOUND listeners trace egress, INBOUND and UNSPECIFIED ingress.
+    operation: l.trafficDirection === 'OUTBOUND' ? 'egress' : 'ingress',
+    config,
+    driver: tracer?.driver ?? null,
+    stats: tracingStats(hcmStats),
+    random: deps.random,
+    nodeId: local?.nodeId ?? '',
+    zone: local?.zone ?? '',
+    observabilityName: (name) => deps.clusterManager.get(name)?.observabilityName ?? name,
+  };
 }
 
 /** The socket-level settings a Listener binds and serves with. */

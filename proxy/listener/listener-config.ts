@@ -78,6 +78,12 @@ function translateChain(chain: FilterChainWire, at: string, fallbackName: string
   const hcmWire = hcmOfChain(chain);
   const routeWire = hcmWire.route_config;
   const hcm = toHcmConfig(hcmWire, routeWire);
+  const errors: ConfigError[] = [];
+  // Envoy's Zipkin driver checks its collector cluster when it is created (Config::Utility::checkCluster).
+  const collector = hcm.tracing?.zipkin?.collectorCluster;
+  if (collector !== undefined && !opts.clusterExists(collector)) {
+    errors.push({ path: `${opts.path}.${hcmPath}.tracing.provider.typed_config.collector_cluster`, kind: 'invalid', message: `envoy.tracers.zipkin: unknown cluster '${collector}'` });
+  }
   let routeConfig = NULL_ROUTE_CONFIG;
   if (routeWire !== undefined) {
     const filtersByName = new Map(hcm.httpFilters.map((f) => [f.name, f]));
@@ -87,9 +93,10 @@ function translateChain(chain: FilterChainWire, at: string, fallbackName: string
       ...(routeWire.validate_clusters !== false ? { clusterExists: opts.clusterExists } : {}),
       perFilterConfig: (filterName: string) => filtersByName.get(filterName)?.factory.perRouteSchema,
     });
-    if (!route.ok) return fail(route.errors);
-    routeConfig = route.value;
+    if (route.ok) routeConfig = route.value;
+    else errors.push(...route.errors);
   }
+  if (errors.length > 0) return fail(errors);
   return ok({
     name: chain.name !== undefined && chain.name !== '' ? chain.name : fallbackName,
     hcmPath,

@@ -467,10 +467,11 @@ export class ListenerManager {
   }
 }
 
-/** Lets go of what a chain holds: its RDS table and SDS secrets (each let go with its last user). */
+/** Lets go of what a chain holds: its RDS table, SDS secrets and tracer (each let go with its last user). */
 function releaseChain(c: ChainEntry): void {
   c.rds?.release();
   c.releaseTls();
+  c.built.tracer?.release();
 }
 
 /** What the Listener serves each chain with, in its order (default_filter_chain last). */

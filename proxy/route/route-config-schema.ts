@@ -14,7 +14,7 @@ import { RetryPolicySchema } from './retry-policy-schema.ts';
 import { RuntimeFractionalPercentSchema } from '../config/fractional-percent.ts';
 
 /** Adds an issue when not exactly one (or, with `optional`, more than one) of `fields` is set. */
-function oneOf<T extends Record<string, unknown>>(name: string, fields: readonly (keyof T & string)[], opts: { optional?: boolean } = {}) {
+export function oneOf<T extends Record<string, unknown>>(name: string, fields: readonly (keyof T & string)[], opts: { optional?: boolean } = {}) {
   return (value: T, ctx: z.RefinementCtx): void => {
     const set = fields.filter((f) => value[f] !== undefined);
     if (set.length > 1) ctx.addIssue({ code: 'custom', message: `${name}: only one of ${fields.join(', ')} may be set (got ${set.join(', ')})` });
@@ -22,7 +22,7 @@ function oneOf<T extends Record<string, unknown>>(name: string, fields: readonly
   };
 }
 
-const headerNameValue = z.string().min(1).regex(/^[!#$%&'*+\-.^_`|~0-9a-zA-Z]+$/, 'must be a valid HTTP header name');
+export const headerNameValue = z.string().min(1).regex(/^[!#$%&'*+\-.^_`|~0-9a-zA-Z]+$/, 'must be a valid HTTP header name');
 
 /** envoy.config.core.v3.Metadata: kept as given (only `envoy.lb` under metadata_match has behaviour). */
 export const MetadataSchema = message('envoy.config.core.v3.Metadata', {
@@ -167,6 +167,12 @@ export const DirectResponseActionSchema = message('envoy.config.route.v3.DirectR
 
 export type DirectResponseActionWire = z.output<typeof DirectResponseActionSchema>;
 
+/** envoy.config.route.v3.Decorator: the tracing span's operation name for requests on the route. */
+const DecoratorSchema = message('envoy.config.route.v3.Decorator', {
+  operation: z.string().min(1, 'operation must not be empty'),
+  propagate: bool.optional(),
+});
+
 export const RouteSchema = message('envoy.config.route.v3.Route', {
   name: z.string().optional(),
   match: RouteMatchSchema,
@@ -176,8 +182,9 @@ export const RouteSchema = message('envoy.config.route.v3.Route', {
   metadata: MetadataSchema.optional(),
   ...headerMutationFields,
   typed_per_filter_config: typedPerFilterConfigField,
+  decorator: DecoratorSchema.optional(),
 }, {
-  unimplemented: ['filter_action', 'non_forwarding_action', 'decorator', 'tracing',
+  unimplemented: ['filter_action', 'non_forwarding_action', 'tracing',
     'per_request_buffer_limit_bytes', 'request_body_buffer_limit', 'stat_prefix'],
 }).superRefine(oneOf('Route', ['route', 'redirect', 'direct_response']));
 

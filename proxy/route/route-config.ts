@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { fail, joinPath, ok, type ConfigError, type Result } from '../common/result.ts';
 import type { HeaderMap, RequestHeaders } from '../http/headers.ts';
-import type { ClusterChoice, DirectResponseAction, HeaderFormatContext, RequestMirrorPolicy, RetryPolicy, Route, RouteConfig, VirtualHostInfo } from './types.ts';
+import type { ClusterChoice, DirectResponseAction, HeaderFormatContext, RequestMirrorPolicy, RetryPolicy, Route, RouteConfig, RouteDecorator, VirtualHostInfo } from './types.ts';
 import type { DirectResponseActionWire, RequestMirrorPolicyWire, RouteConfigurationWire, RouteWire, VirtualHostWire } from './route-config-schema.ts';
 import { compileHeaderMutations, type HeaderMutations } from './header-mutation.ts';
 import { parsePerFilterConfigs, type PerFilterConfigLookup } from './per-filter-config.ts';
@@ -82,6 +82,7 @@ class BuiltRoute implements Route {
   readonly virtualHost: VirtualHostDetails;
   readonly action: Route['action'];
   readonly matcher: RouteMatcher | null;
+  readonly decorator: RouteDecorator | null;
   private readonly request: readonly HeaderMutations[];
   private readonly response: readonly HeaderMutations[];
   private readonly perFilter: ReadonlyMap<string, unknown>;
@@ -90,7 +91,7 @@ class BuiltRoute implements Route {
   constructor(init: {
     name: string; virtualHost: VirtualHostDetails; action: Route['action']; matcher: RouteMatcher | null;
     request: readonly HeaderMutations[]; response: readonly HeaderMutations[];
-    perFilter: ReadonlyMap<string, unknown>; weighted: readonly WeightedExtras[];
+    perFilter: ReadonlyMap<string, unknown>; weighted: readonly WeightedExtras[]; decorator?: RouteDecorator | null;
   }) {
     this.name = init.name;
     this.virtualHost = init.virtualHost;
@@ -100,6 +101,7 @@ class BuiltRoute implements Route {
     this.response = init.response;
     this.perFilter = init.perFilter;
     this.weighted = init.weighted;
+    this.decorator = init.decorator ?? null;
   }
 
   applyRequestHeaders(request: RequestHeaders, ctx: HeaderFormatContext, cluster?: ClusterChoice): void {
@@ -283,6 +285,7 @@ class Builder {
       response: chain(levels, (l) => l.response, this.mostSpecificWins),
       perFilter: mergePerFilter(levels),
       weighted,
+      decorator: r.decorator ? { operation: r.decorator.operation, propagate: r.decorator.propagate ?? true } : null,
     });
   }
 

@@ -84,6 +84,15 @@ export interface Route {
   applyResponseHeaders(headers: HeaderMap, ctx: HeaderFormatContext, cluster?: ClusterChoice): void;
   /** typed_per_filter_config for a filter name (most specific of route, vhost, route configuration). */
   perFilterConfig(filterName: string): unknown;
+  /** Route.decorator: the span's operation name (and whether to propagate it); absent = none. */
+  readonly decorator?: RouteDecorator | null;
+}
+
+/** envoy.config.route.v3.Decorator. */
+export interface RouteDecorator {
+  readonly operation: string;
+  /** propagate (default true): x-envoy-decorator-operation goes upstream (egress) / downstream (ingress). */
+  readonly propagate: boolean;
 }
 
 export interface ClusterChoice {

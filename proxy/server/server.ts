@@ -17,6 +17,7 @@ import { XdsManager } from '../xds/xds-manager.ts';
 import { renderCertificates } from '../admin/certs.ts';
 import { agentConfigFromMetadata } from '../agent/agent-config.ts';
 import { WorkloadAgent } from '../agent/workload-agent.ts';
+import { TracerManager } from '../tracing/tracer-manager.ts';
 import '../filters/http/index.ts';
 
 export const NODEVOY_VERSION = '0.1.0';
@@ -55,6 +56,8 @@ export class Server {
   readonly xds: XdsManager | null;
   /** The workload agent (certificates from the CA service); null without node.metadata.CA_ADDRESS. */
   readonly agent: WorkloadAgent | null;
+  /** The HCMs' tracing providers (Zipkin reporters), flushed on shutdown before the cluster manager closes. */
+  readonly tracers: TracerManager;
   private admin: AdminServer | null = null;
   private state: ServerState = 'PRE_INITIALIZING';
   private readonly startedAt: number;
@@ -79,8 +82,14 @@ export class Server {
       secrets: this.bootstrap.secrets, dynamicSecrets: this.bootstrap.dynamicSecrets,
     }) : null;
     this.agent = this.workloadAgent(options.caToken);
+    const node = this.bootstrap.node;
+    this.tracers = new TracerManager({
+      clusterManager: this.clusterManager, clock: this.clock, random: this.random, stats: this.stats,
+      localInfo: { nodeId: node.id, clusterName: node.cluster, zone: node.locality.zone },
+    });
     this.listenerManager = new ListenerManager({
-      stats: this.stats, clock: this.clock, random: this.random, logger: this.logger, clusterManager: this.clusterManager,
+      tracers: this.tracers,
+      stats: this.stats, clock: this.clock, random: this.random, logger: this.logger, clusterManager: this.clusterManager, node: this.bootstrap.node,
       drainTimeMs: options.drainTimeMs ?? DEFAULT_DRAIN_TIME_MS,
       ...(this.xds ? { routeProviders: this.xds } : {}),
     });
@@ -256,6 +265,8 @@ export class Server {
     this.agent?.stop();
     this.bootstrap.secrets.close();
     this.bootstrap.dynamicSecrets.close();
+    // Listeners are closed: the spans of every finished request are buffered. Send them while the pools are up.
+    await this.tracers.close();
     await this.clusterManager.close();
     await this.admin?.close();
     this.stats.gauge('server.live').set(0);

@@ -1,6 +1,7 @@
 // /stats/prometheus: renders the StatsStore as Prometheus text exposition v0.0.4 the way Envoy names it
-// (tag extraction → labels, `.` → `_`, `envoy_` prefix), through a prom-client Registry built per scrape
-// from the store's handles. Tag extraction is cached per stat name; recording never touches this file.
+// (tag extraction → labels, or a stat's explicit tags; `.` → `_`, `envoy_` prefix unless in a custom namespace),
+// through a prom-client Registry built per scrape from the store's handles. Tag extraction is cached per stat
+// name; recording never touches this file.
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { StatsStore, HistogramImpl } from './store.ts';
@@ -81,7 +82,8 @@ export class PrometheusRenderer {
 
   /**
    * `customNamespaces`: stat name prefixes emitted without `envoy_` and with the namespace stripped
-   * (Envoy's CustomStatNamespaces, e.g. `istio` for `istio.istio_requests_total`).
+   * (Envoy's CustomStatNamespaces, e.g. `istio` for `istio.istio_requests_total`), besides the ones
+   * registered in the store (StatsStore.customNamespaces, e.g. Istio's stats filter's `istiocustom`).
    */
   constructor(store: StatsStore, opts: { tagProducer?: TagProducer; customNamespaces?: readonly string[] } = {}) {
     this.store = store;
@@ -93,10 +95,12 @@ export class PrometheusRenderer {
   seriesId(stat: string): SeriesId | null {
     let id = this.ids.get(stat);
     if (id !== undefined) return id;
-    const extracted = this.tags.produceTags(stat);
+    // A stat created with explicit tags carries them; the others go through Envoy's tag extraction.
+    const extracted = this.store.explicitTags.get(stat) ?? this.tags.produceTags(stat);
     const labels: Record<string, string> = {};
     for (const t of extracted.tags) labels[sanitizeName(t.name)] = t.value;
-    const ns = this.customNamespaces.find((n) => extracted.name.startsWith(`${n}.`));
+    const inNamespace = (n: string): boolean => extracted.name.startsWith(`${n}.`);
+    const ns = this.customNamespaces.find(inNamespace) ?? [...this.store.customNamespaces].find(inNamespace);
     if (ns !== undefined) {
       const family = sanitizeName(extracted.name.slice(ns.length + 1));
       // Custom-namespace stats starting with a digit are not exposed (not a valid metric name).

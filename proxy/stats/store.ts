@@ -2,7 +2,7 @@
 // objects so recording on the hot path is a field update; rendering (admin /stats, Prometheus) reads them.
 
 import { addBins, binKey, type Bins } from './histogram-bins.ts';
-import type { Counter, Gauge, Histogram, StatsScope } from './scope.ts';
+import type { Counter, Gauge, Histogram, StatTag, StatsScope } from './scope.ts';
 
 export class CounterImpl implements Counter {
   v = 0;
@@ -79,10 +79,27 @@ export class HistogramImpl implements Histogram {
   }
 }
 
+/** A stat created with explicit tags: the name without its tags and the tags in order (Envoy keeps both). */
+export interface TaggedStatName {
+  readonly name: string;
+  readonly tags: readonly StatTag[];
+}
+
+/** Envoy's TagStatNameJoiner: `<name>.<tag name>.<tag value>…`, the flat name /stats prints. */
+export function joinStatTags(name: string, tags: readonly StatTag[]): string {
+  let flat = name;
+  for (const t of tags) flat += `.${t.name}.${t.value}`;
+  return flat;
+}
+
 export class StatsStore implements StatsScope {
   readonly counters = new Map<string, CounterImpl>();
   readonly gauges = new Map<string, GaugeImpl>();
   readonly histograms = new Map<string, HistogramImpl>();
+  /** Flat name → name and tags, for stats created with explicit tags (rendered without tag extraction). */
+  readonly explicitTags = new Map<string, TaggedStatName>();
+  /** Registered custom stat namespaces (see StatsScope.registerCustomNamespace). */
+  readonly customNamespaces = new Set<string>();
 
   scope(prefix: string): StatsScope {
     return new PrefixedScope(this, prefix);
@@ -97,10 +114,28 @@ export class StatsStore implements StatsScope {
     if (!g) this.gauges.set(name, (g = new GaugeImpl()));
     return g;
   }
-  histogram(name: string): HistogramImpl {
+  histogram(name: string, bounds?: readonly number[]): HistogramImpl {
     let h = this.histograms.get(name);
-    if (!h) this.histograms.set(name, (h = new HistogramImpl()));
+    if (!h) this.histograms.set(name, (h = new HistogramImpl(bounds)));
     return h;
+  }
+  counterFromTags(name: string, tags: readonly StatTag[]): CounterImpl {
+    return this.counter(this.tagged(name, tags));
+  }
+  gaugeFromTags(name: string, tags: readonly StatTag[]): GaugeImpl {
+    return this.gauge(this.tagged(name, tags));
+  }
+  histogramFromTags(name: string, tags: readonly StatTag[], bounds?: readonly number[]): HistogramImpl {
+    return this.histogram(this.tagged(name, tags), bounds);
+  }
+  registerCustomNamespace(ns: string): void {
+    this.customNamespaces.add(ns);
+  }
+  /** The flat name of a tagged stat, remembering its tags for the Prometheus renderer. */
+  private tagged(name: string, tags: readonly StatTag[]): string {
+    const flat = joinStatTags(name, tags);
+    if (!this.explicitTags.has(flat)) this.explicitTags.set(flat, { name, tags: Object.freeze([...tags]) });
+    return flat;
   }
   /** Closes the histograms' current interval (run every `stats_flush_interval`, see flush.ts). */
   mergeHistograms(): void {
@@ -130,5 +165,17 @@ class PrefixedScope implements StatsScope {
   }
   histogram(name: string): Histogram {
     return this.store.histogram(this.prefix + name);
+  }
+  counterFromTags(name: string, tags: readonly StatTag[]): Counter {
+    return this.store.counterFromTags(this.prefix + name, tags);
+  }
+  gaugeFromTags(name: string, tags: readonly StatTag[]): Gauge {
+    return this.store.gaugeFromTags(this.prefix + name, tags);
+  }
+  histogramFromTags(name: string, tags: readonly StatTag[], bounds?: readonly number[]): Histogram {
+    return this.store.histogramFromTags(this.prefix + name, tags, bounds);
+  }
+  registerCustomNamespace(ns: string): void {
+    this.store.registerCustomNamespace(ns);
   }
 }

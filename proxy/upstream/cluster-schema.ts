@@ -8,6 +8,7 @@ import { bool, duration, enumOf, message, positiveDuration, struct, uint32, uint
 import { ClusterLoadAssignmentSchema, MetadataSchema } from './load-assignment-schema.ts';
 import { OutlierDetectionSchema } from './outlier/outlier-schema.ts';
 import { ConfigSourceSchema } from '../config/config-source.ts';
+import { PercentSchema } from '../config/fractional-percent.ts';
 import { UpstreamTransportSocketSchema } from '../tls/tls-schema.ts';
 import { Http2ProtocolOptionsSchema, TypedExtensionProtocolOptionsSchema, HTTP_PROTOCOL_OPTIONS_KEY } from './protocol-options-schema.ts';
 
@@ -29,12 +30,8 @@ export type SubsetFallbackPolicy = (typeof SUBSET_FALLBACK_POLICIES)[number];
 export const MAX_RING_SIZE = 8_388_608;
 export const DEFAULT_MIN_RING_SIZE = 1024;
 
-const Percent = message('envoy.type.v3.Percent', {
-  value: z.number().min(0, 'a Percent is between 0 and 100').max(100, 'a Percent is between 0 and 100'),
-});
-
 const RetryBudget = message('envoy.config.cluster.v3.CircuitBreakers.Thresholds.RetryBudget', {
-  budget_percent: Percent.optional(),
+  budget_percent: PercentSchema.optional(),
   min_retry_concurrency: uint32.optional(),
 });
 
@@ -55,7 +52,7 @@ const CircuitBreakers = message('envoy.config.cluster.v3.CircuitBreakers', {
 });
 
 const CommonLbConfig = message('envoy.config.cluster.v3.Cluster.CommonLbConfig', {
-  healthy_panic_threshold: Percent.optional(),
+  healthy_panic_threshold: PercentSchema.optional(),
 }, {
   unimplemented: ['zone_aware_lb_config', 'locality_weighted_lb_config', 'update_merge_window',
     'ignore_new_hosts_until_first_hc', 'close_connections_on_host_set_change', 'consistent_hashing_lb_config',

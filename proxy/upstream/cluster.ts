@@ -28,6 +28,7 @@ export interface ClusterDeps {
 export class ClusterImpl implements Cluster {
   readonly name: string;
   readonly statName: string;
+  readonly observabilityName: string;
   readonly connectTimeoutMs: number;
   readonly stats: ClusterStatsImpl;
   readonly addedViaApi: boolean;
@@ -48,6 +49,7 @@ export class ClusterImpl implements Cluster {
     this.model = model;
     this.name = model.name;
     this.statName = model.statName;
+    this.observabilityName = model.wire.alt_stat_name || model.name;
     this.connectTimeoutMs = model.pool.connectTimeoutMs;
     const scope = deps.stats.scope(`cluster.${model.statName}`);
     this.stats = new ClusterStatsImpl(scope);

@@ -3,9 +3,12 @@
 // connection stats counted from the pool's connect / disconnect / connectionError events. Knows nothing
 // about load balancing.
 
+import type { X509Certificate } from 'node:crypto';
 import { isIPv6 } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { Pool, buildConnector, type Dispatcher } from 'undici';
 import { sslStats } from '../tls/peer-verifier.ts';
+import { peerSans } from '../tls/san-matcher.ts';
 import type { ClusterStatsImpl } from './cluster-stats.ts';
 import { tlsConnector } from './tls-connector.ts';
 import type { EndpointMetadata, LocalityConfig, UpstreamPoolConfig } from './cluster-config.ts';
@@ -55,6 +58,9 @@ export class HostImpl implements Host {
   outlier: OutlierMonitor | null = null;
   /** Envoy's health flag FAILED_OUTLIER_CHECK: set by the outlier detector while the host is ejected. */
   failedOutlierCheck = false;
+  /** See Host.peerUriSan / localUriSan: set at each verified TLS handshake. */
+  peerUriSan = '';
+  localUriSan = '';
   readonly stats: HostStats = {
     rq_active: 0, rq_total: 0, rq_success: 0, rq_error: 0, rq_timeout: 0, cx_active: 0, cx_total: 0, cx_connect_fail: 0,
   };
@@ -170,7 +176,12 @@ export class HostImpl implements Host {
       ...(cfg.bufferLimitBytes !== undefined ? { highWaterMark: cfg.bufferLimitBytes } : {}),
     };
     // cluster.<name>.ssl.* exist only for TLS clusters, as in Envoy.
-    const connector = cfg.tls ? tlsConnector(connectorOptions, cfg.tls, sslStats(this.clusterStats.scope)) : buildConnector(connectorOptions);
+    const onVerified = (socket: TLSSocket, cert: X509Certificate | undefined): void => {
+      this.peerUriSan = cert ? (peerSans(cert).URI[0] ?? '') : '';
+      const local = socket.getX509Certificate();
+      this.localUriSan = local ? (peerSans(local).URI[0] ?? '') : '';
+    };
+    const connector = cfg.tls ? tlsConnector(connectorOptions, cfg.tls, sslStats(this.clusterStats.scope), onVerified) : buildConnector(connectorOptions);
     const idle = Math.min(cfg.idleTimeoutMs || MAX_POOL_IDLE_MS, MAX_POOL_IDLE_MS);
     // Envoy's HTTP/2 pool opens another connection only when max_concurrent_streams (default 2^31-1)
     // is reached, i.e. one connection per host; the server's SETTINGS may still lower the limit.

@@ -3,6 +3,7 @@
 // server's certificate as Envoy does (chain against trusted_ca, SAN matchers — SPIFFE URI SANs included).
 // A refused server fails the connection (503 UF, the reason in %UPSTREAM_TRANSPORT_FAILURE_REASON%).
 
+import type { X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { buildConnector } from 'undici';
@@ -19,9 +20,11 @@ function isTlsError(err: Error & { code?: string }): boolean {
 
 /**
  * Wraps `base` (the plaintext connector options: timeout, keep-alive, buffer sizes) into a TLS connector.
- * Node's own server identity check is off: Envoy checks names only through the SAN matchers.
+ * Node's own server identity check is off: Envoy checks names only through the SAN matchers. `onVerified`
+ * sees each connection that passed them, with the server's certificate (undefined: it sent none).
  */
-export function tlsConnector(base: buildConnector.BuildOptions, tls: UpstreamTlsConfig, stats: SslStats): buildConnector.connector {
+export function tlsConnector(base: buildConnector.BuildOptions, tls: UpstreamTlsConfig, stats: SslStats,
+  onVerified?: (socket: TLSSocket, certificate: X509Certificate | undefined) => void): buildConnector.connector {
   const build = (): buildConnector.connector => buildConnector({
     ...base,
     secureContext: tls.secureContext,
@@ -55,6 +58,7 @@ export function tlsConnector(base: buildConnector.BuildOptions, tls: UpstreamTls
       const verdict = verifyPeer(socket as TLSSocket, tls.validation);
       countVerdict(stats, verdict);
       if (verdict.ok) {
+        onVerified?.(socket as TLSSocket, verdict.certificate);
         callback(null, socket as Socket);
         return;
       }

@@ -114,6 +114,13 @@ export interface Host {
   readonly locality: { readonly region: string; readonly zone: string; readonly subZone: string };
   /** filter_metadata, e.g. metadata['envoy.lb'] = { version: 'v1' }. */
   readonly metadata: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /**
+   * The first URI SAN of the certificate the host presented on its latest verified TLS connection ('' = none yet,
+   * or plaintext): what Envoy's upstream sslConnection()->uriSanPeerCertificate() gives per connection, per host.
+   */
+  readonly peerUriSan?: string;
+  /** The first URI SAN of the certificate this proxy presented to the host on that connection ('' = none). */
+  readonly localUriSan?: string;
   /** /clusters health_flags: 'healthy' or '/failed_eds_health' etc. */
   healthFlags(): string;
   healthy(): boolean;
@@ -168,6 +175,8 @@ export interface Cluster {
   readonly name: string;
   /** alt_stat_name or name with ':' → '_' (Envoy's stat name rules). */
   readonly statName: string;
+  /** Envoy's observabilityName(): alt_stat_name, else the name, unsanitized (the upstream_cluster.name span tag). */
+  readonly observabilityName?: string;
   readonly connectTimeoutMs: number;
   readonly stats: ClusterStats;
   readonly addedViaApi: boolean;

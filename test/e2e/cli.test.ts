@@ -185,7 +185,7 @@ describe('npm start (examples/demo/run-demo.ts)', () => {
   const WORKLOAD_IPS = ['127.0.10.1', '127.0.10.2', '127.0.10.3', '127.0.10.4'];
   const DEMO_ADDRESSES = [
     ...[15010, 19080, 19081, 19082, 19083].map((port) => ({ host: '127.0.0.1', port })),
-    ...WORKLOAD_IPS.flatMap((host) => [9080, 15001, 15000].map((port) => ({ host, port }))),
+    ...WORKLOAD_IPS.flatMap((host) => [9080, 15001, 15000, 15090].map((port) => ({ host, port }))),
   ];
 
   it('runs the control plane (with its CA) and one sidecar per workload, answers productpage -> reviews over mTLS, shows an allowed and a denied call, and stops on SIGINT with exit 0', async (ctx) => {
@@ -199,6 +199,10 @@ describe('npm start (examples/demo/run-demo.ts)', () => {
     expect(r.status).toBe(200);
     // jason is routed to reviews v2, which calls ratings: three services, each through two sidecars.
     expect(JSON.parse(r.body)).toMatchObject({ service: 'productpage', reviews: { status: 200, body: { service: 'reviews', version: 'v2', ratings: { status: 200 } } } });
+    // Istio's metrics on Istio's Prometheus port (the bootstrap's prometheus_stats listener): ratings reports reviews
+    // v2's call, the caller known from the peer metadata exchange, the connection mTLS.
+    expect((await send(15090, '/stats/prometheus', { host: '127.0.10.4' })).body).toMatch(
+      /\nistio_requests_total\{reporter="destination",source_workload="reviews-v2",.*,destination_workload="ratings-v1",.*,response_code="200",.*,connection_security_policy="mutual_tls"\} [1-9]/);
     // mesh/security.yaml: mTLS between sidecars with the CA's certificates, one call allowed and one denied, plaintext refused.
     await demo.output(/productpage -> reviews  over mTLS as spiffe:\/\/cluster\.local\/ns\/default\/sa\/bookinfo-productpage: allowed, 200/);
     await demo.output(/productpage -> ratings  over mTLS as \S+: 403 RBAC: access denied/);

@@ -530,8 +530,9 @@ describe('002-production-mesh: 95/5 with retries, circuit breaking, fault inject
       const listeners = await configDump(m, 'prod-payment-service-v1', 'ListenersConfigDump');
       const inbound = (listeners['dynamic_listeners'] as { name: string; active_state: { listener: Json } }[]).find((l) => l.name === 'inbound|8080')!;
       const hcm = ((inbound.active_state.listener['filter_chains'] as Json[])[0]!['filters'] as { typed_config: Json }[])[0]!.typed_config;
-      // The file's payment-access policy (only api-gateway may call) is the RBAC filter first in the chain.
-      expect((hcm['http_filters'] as Json[]).map((f) => f['name'])).toEqual(['istio.authorization.allow', 'envoy.filters.http.local_ratelimit', 'envoy.filters.http.router']);
+      // The file's payment-access policy (only api-gateway may call) is the RBAC filter, after Istio's peer metadata exchange.
+      expect((hcm['http_filters'] as Json[]).map((f) => f['name'])).toEqual(['istio.metadata_exchange', 'istio.authorization.allow', 'istio.stats',
+        'envoy.filters.http.local_ratelimit', 'envoy.filters.http.router']);
 
       const results = await callConcurrently(m, 110, 25, 'prod-api-gateway-v1', HOST);
       expect(results.map(({ r }) => r.status)).toEqual(results.map(() => 200));

@@ -1,6 +1,7 @@
 // Checks JSON (or YAML turned into data) against Envoy's own v3 protobuf definitions, as strictly as Envoy's
 // JSON parser does for static config: every unknown field, bad scalar, enum name, Duration and Any @type is
-// reported with its path. The .proto files come from node_modules/@grpc/grpc-js-xds/deps (never vendored).
+// reported with its path. The .proto files come from node_modules/@grpc/grpc-js-xds/deps (never vendored), plus
+// the config messages of Istio's filters (istio-protos.ts), which istio-proxy's Envoy build adds.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -8,6 +9,7 @@ import path from 'node:path';
 import protobuf from 'protobufjs';
 import type { Enum, Field, Root, Type } from 'protobufjs';
 import { joinPath } from '../../proxy/common/result.ts';
+import { ISTIO_PROTOS } from './istio-protos.ts';
 
 const BOOTSTRAP = 'envoy.config.bootstrap.v3.Bootstrap';
 /** protobuf's type resolver only accepts Any type URLs with this prefix (the part after it is the type name). */
@@ -68,6 +70,8 @@ export function envoyProtoRoot(): Root {
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) => locateProto(target) ?? target;
   root.loadSync(entryFiles.map((file) => locateProto(file)!), { keepCase: true });
+  // Istio's filter configs (istio.stats, the peer metadata exchange): what the istio-proxy build of Envoy knows.
+  for (const text of ISTIO_PROTOS) protobuf.parse(text, root, { keepCase: true });
   root.resolveAll();
   cachedRoot = root;
   return root;

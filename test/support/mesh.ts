@@ -13,7 +13,7 @@ import { createCa, type CertificateAuthority } from '../../certs/ca.ts';
 import { createCaService } from '../../control-plane/server/ca-service.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/server/control-plane.ts';
 import { ISTIO_TRANSLATION, istioTranslation } from '../../control-plane/server/istio-source.ts';
-import { realClock } from '../../proxy/common/clock.ts';
+import { realClock, type Clock } from '../../proxy/common/clock.ts';
 import type { Server } from '../../proxy/server/server.ts';
 import { send, startProxy, type SimpleResponse } from './proxy.ts';
 import { startUpstream, type TestUpstream, type UpstreamHandler } from './upstream.ts';
@@ -49,6 +49,10 @@ export interface MeshOptions {
    * no certificates, plaintext unless a policy asks for mTLS (which then refuses connections).
    */
   readonly workloadCertificates?: boolean;
+  /** The sidecars' clock (default the real one): a test that asserts durations drives monotonic time itself. */
+  readonly sidecarClock?: Clock;
+  /** Istio's telemetry filters in the sidecars (MeshOptions.telemetry, default true). */
+  readonly telemetry?: boolean;
 }
 
 /** The mesh's CA: the control plane signs with it; tests use it to make their own (attacker or client) certificates. */
@@ -106,6 +110,8 @@ export function sidecarBootstrap(
       id: `sidecar~${w.ip}~${w.spec.name}.${ns}~${ns}.svc.cluster.local`,
       cluster: `${w.spec.app}.${ns}`,
       metadata: {
+        // Istio's workload keys (its agent and injector set them): NAME is the pod, WORKLOAD_NAME its deployment.
+        NAME: w.spec.name, WORKLOAD_NAME: w.spec.name, CLUSTER_ID: 'Kubernetes',
         NAMESPACE: ns, SERVICE_ACCOUNT: w.spec.app, LABELS: { app: w.spec.app, version: w.spec.version },
         INSTANCE_IPS: w.ip, APP_PORTS: { [servicePort]: w.app.port }, OUTBOUND_PORT: 0, ...agent,
       },
@@ -168,18 +174,20 @@ export class TestMesh {
       controlPlane = await startControlPlane({
         configDir: dir, host: '127.0.0.1', port: 0, clock: realClock, debounceMs: 10,
         ...(meshCa === undefined
-          ? { translation: ISTIO_TRANSLATION }
-          : { translation: istioTranslation({ workloadCertificates: true }), caService: createCaService({ ...meshCa, clock: realClock }) }),
+          ? { translation: options.telemetry === undefined ? ISTIO_TRANSLATION : istioTranslation({ telemetry: options.telemetry }) }
+          : { translation: istioTranslation({ workloadCertificates: true, ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry }) }),
+            caService: createCaService({ ...meshCa, clock: realClock }) }),
       });
       const cpPort = controlPlane.server.port;
+      const clock = options.sidecarClock === undefined ? {} : { clock: options.sidecarClock };
       await Promise.all([...running.values()].map(async (w) => {
         if (meshCa === undefined) {
-          w.sidecar = await startProxy(sidecarBootstrap(w, cpPort, '5s', port));
+          w.sidecar = await startProxy(sidecarBootstrap(w, cpPort, '5s', port), clock);
           return;
         }
         const identity = { trustDomain: 'cluster.local', namespace: namespaceOf(w.spec), serviceAccount: w.spec.app };
         const caToken = issueBootstrapToken(identity, meshCa.tokenSecret, realClock);
-        w.sidecar = await startProxy(sidecarBootstrap(w, cpPort, '5s', port, join(certsDir, w.spec.name)), { caToken });
+        w.sidecar = await startProxy(sidecarBootstrap(w, cpPort, '5s', port, join(certsDir, w.spec.name)), { caToken, ...clock });
       }));
       return new TestMesh(dir, certsDir, controlPlane, running, meshCa);
     } catch (e) {

@@ -196,7 +196,7 @@ describe('validateBootstrap: valid bootstraps', () => {
       streamIdleTimeoutMs: 30_000, requestTimeoutMs: 0, requestHeadersTimeoutMs: 0,
       maxRequestHeadersKb: 60, idleTimeoutMs: 500, maxHeadersCount: 50,
       headersWithUnderscoresAction: 'ALLOW', accessLog: [], via: '', stripHostPort: 'none',
-      forwardClientCertDetails: 'SANITIZE', setCurrentClientCertDetails: [],
+      forwardClientCertDetails: 'SANITIZE', setCurrentClientCertDetails: [], tracing: null,
     });
   });
 
@@ -324,7 +324,11 @@ describe('validateBootstrap: invalid bootstraps report every error with its path
     ['a missing stat_prefix', (_b, h) => { delete h.stat_prefix; }, [{ path: `${H}.stat_prefix`, kind: 'invalid' }]],
     ['a missing route_config', (_b, h) => { delete h.route_config; }, [{ path: `${H}.route_config`, kind: 'invalid' }]],
     ['rds over ADS', (_b, h) => { delete h.route_config; h.rds = { route_config_name: 'r', config_source: { ads: {} } }; }, [{ path: `${H}.rds.config_source.ads`, kind: 'not-implemented' }]],
-    ['tracing', (_b, h) => { h.tracing = {}; }, [{ path: `${H}.tracing`, kind: 'not-implemented' }]],
+    ['tracing spawn_upstream_span: true', (_b, h) => { h.tracing = { spawn_upstream_span: true }; }, [{ path: `${H}.tracing.spawn_upstream_span`, kind: 'not-implemented' }]],
+    ['a Zipkin collector_cluster that does not exist', (_b, h) => {
+      h.tracing = { provider: { name: 'envoy.tracers.zipkin', typed_config: {
+        '@type': 'type.googleapis.com/envoy.config.trace.v3.ZipkinConfig', collector_cluster: 'zipkin', collector_endpoint: '/api/v2/spans', collector_endpoint_version: 'HTTP_JSON' } } };
+    }, [{ path: `${H}.tracing.provider.typed_config.collector_cluster`, kind: 'invalid' }]],
     ['codec_type HTTP2', (_b, h) => { h.codec_type = 'HTTP2'; }, [{ path: `${H}.codec_type`, kind: 'not-implemented' }]],
     ['an unknown codec_type', (_b, h) => { h.codec_type = 'HTTP9'; }, [{ path: `${H}.codec_type`, kind: 'invalid' }]],
     ['max_request_headers_kb above 8192', (_b, h) => { h.max_request_headers_kb = 9000; }, [{ path: `${H}.max_request_headers_kb`, kind: 'invalid' }]],

@@ -186,7 +186,7 @@ describe('the seeds behave as their articles say', async () => {
     const s = proxySnapshot(mesh, identity(SEED_PROXIES[1]));
     const inbound = byName(s.listeners, 'inbound|8080');
     expect(chainsOf(inbound)).toEqual(STRICT_CHAINS);
-    expect((hcmOf(inbound)['http_filters'] as Json[])[0]).toEqual(allowFilter({
+    expect(byName(hcmOf(inbound)['http_filters'] as Json[], 'istio.authorization.allow')).toEqual(allowFilter({
       'ns[production]-policy[deny-all]-rule[0]': MATCH_NEVER,
       'ns[production]-policy[payment-service-policy]-rule[0]': fromPrincipal('production', 'checkout-service', methodsAndPaths('POST', [{ exact: '/charge' }, { exact: '/refund' }])),
     }));
@@ -203,14 +203,14 @@ describe('the seeds behave as their articles say', async () => {
     const def = proxySnapshot(one('002-production-mesh.yaml'), identity({ ...SEED_PROXIES[0], LABELS: { app: 'payment-service', version: 'v1' }, INSTANCE_IPS: '10.0.1.1' }));
     const inbound = byName(def.listeners, 'inbound|8080');
     expect(chainsOf(inbound)).toEqual({ inspector: true, matches: [[{ transport_protocol: 'tls' }, 'envoy.transport_sockets.tls'], [{ transport_protocol: 'raw_buffer' }, undefined]] });
-    expect((hcmOf(inbound)['http_filters'] as Json[]).map((f) => f['name'])).toEqual(['envoy.filters.http.router']);
+    expect((hcmOf(inbound)['http_filters'] as Json[]).map((f) => f['name'])).toEqual(['istio.metadata_exchange', 'istio.stats', 'envoy.filters.http.router']);
   });
 
   it('003: production STRICT; only order-service may POST /api/v1/payments and below', () => {
     const s = proxySnapshot(one('003-order-payment.yaml'), identity(SEED_PROXIES[1]));
     const inbound = byName(s.listeners, 'inbound|8080');
     expect(chainsOf(inbound)).toEqual(STRICT_CHAINS);
-    expect((hcmOf(inbound)['http_filters'] as Json[])[0]).toEqual(allowFilter({
+    expect(byName(hcmOf(inbound)['http_filters'] as Json[], 'istio.authorization.allow')).toEqual(allowFilter({
       'ns[production]-policy[payment-service-authz]-rule[0]': fromPrincipal('production', 'order-service', methodsAndPaths('POST', [{ exact: '/api/v1/payments' }, { prefix: '/api/v1/payments/' }])),
     }));
   });
@@ -219,12 +219,12 @@ describe('the seeds behave as their articles say', async () => {
     const s = proxySnapshot(one('004-reviews.yaml'), identity(SEED_PROXIES[1]));
     const inbound = byName(s.listeners, 'inbound|8080');
     expect(chainsOf(inbound)).toEqual(STRICT_CHAINS);
-    expect((hcmOf(inbound)['http_filters'] as Json[]).map((f) => f['name'])).toEqual(['envoy.filters.http.router']);
+    expect((hcmOf(inbound)['http_filters'] as Json[]).map((f) => f['name'])).toEqual(['istio.metadata_exchange', 'istio.stats', 'envoy.filters.http.router']);
   });
 
   it('the whole directory: payment-service in production gets every applicable ALLOW policy in one filter', () => {
     const s = proxySnapshot(translateWithRegistry(files).mesh, identity(SEED_PROXIES[1]));
-    const rbac = (hcmOf(byName(s.listeners, 'inbound|8080'))['http_filters'] as Json[])[0]!;
+    const rbac = byName(hcmOf(byName(s.listeners, 'inbound|8080'))['http_filters'] as Json[], 'istio.authorization.allow');
     expect(Object.keys(((rbac['typed_config'] as Json)['rules'] as Json)['policies'] as Json)).toEqual([
       'ns[production]-policy[deny-all]-rule[0]', 'ns[production]-policy[payment-access]-rule[0]',
       'ns[production]-policy[payment-service-authz]-rule[0]', 'ns[production]-policy[payment-service-policy]-rule[0]',
@@ -276,7 +276,9 @@ describe('the seeds behave as their articles say', async () => {
     const prod = proxySnapshot(mesh, identity(SEED_PROXIES[1]));
     const filters = hcmOf(byName(prod.listeners, 'inbound|8080'))['http_filters'] as Json[];
     expect(filters).toEqual([
+      expect.objectContaining({ name: 'istio.metadata_exchange' }),
       allowFilter({ 'ns[production]-policy[payment-access]-rule[0]': fromPrincipal('production', 'api-gateway') }),
+      expect.objectContaining({ name: 'istio.stats' }),
       { name: 'envoy.filters.http.local_ratelimit', typed_config: {
         '@type': 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit',
         stat_prefix: 'http_local_rate_limiter', token_bucket: { max_tokens: 100, tokens_per_fill: 100, fill_interval: '60s' } } },

@@ -3,6 +3,7 @@
 // EnvoyFilter local rate limit.
 
 import { describe, expect, it } from 'vitest';
+import { localRateLimitEnvoyFilter } from '../../support/istio-yaml.ts';
 import { byName, hcmOf, service, snapshotOf, workload } from './translate-kit.ts';
 
 const H = 'svc.default.svc.cluster.local';
@@ -19,8 +20,8 @@ spec:
 ${drSpec.trim().split('\n').map((l) => `  ${l}`).join('\n')}
 `;
   const c = byName(snapshotOf(yaml).clusters, name);
-  // Discovery fields are covered below; this table is about the traffic policy.
-  const { name: _n, type: _t, eds_cluster_config: _e, ...policy } = c;
+  // Discovery fields are covered below, Istio's metadata in translate-telemetry.test.ts; this table is about the traffic policy.
+  const { name: _n, type: _t, eds_cluster_config: _e, metadata: _m, ...policy } = c;
   return policy;
 }
 
@@ -122,11 +123,14 @@ spec:
   });
 
   it('endpoints: the namespace\'s selected workloads, port = WorkloadEntry port ?? targetPort, subsets filtered by labels', () => {
-    const ep = (address: string, port: number, weight?: number) => ({
-      endpoint: { address: { socket_address: { address, port_value: port } } }, ...(weight === undefined ? {} : { load_balancing_weight: weight }) });
+    // Each endpoint carries Istio's telemetry metadata: `<workload>;<namespace>;<canonical service>;<revision>;<cluster>`.
+    const ep = (address: string, port: number, workload: string, weight?: number) => ({
+      endpoint: { address: { socket_address: { address, port_value: port } } },
+      metadata: { filter_metadata: { istio: { workload } } },
+      ...(weight === undefined ? {} : { load_balancing_weight: weight }) });
     expect(s.endpoints).toEqual([
-      { cluster_name: `outbound|8080||${H}`, endpoints: [{ lb_endpoints: [ep('10.0.0.1', 9001, 3), ep('10.0.0.2', 9000)] }] },
-      { cluster_name: `outbound|8080|v1|${H}`, endpoints: [{ lb_endpoints: [ep('10.0.0.1', 9001, 3)] }] },
+      { cluster_name: `outbound|8080||${H}`, endpoints: [{ lb_endpoints: [ep('10.0.0.1', 9001, 'a;default;svc;v1;Kubernetes', 3), ep('10.0.0.2', 9000, 'b;default;svc;v2;Kubernetes')] }] },
+      { cluster_name: `outbound|8080|v1|${H}`, endpoints: [{ lb_endpoints: [ep('10.0.0.1', 9001, 'a;default;svc;v1;Kubernetes', 3)] }] },
     ]);
   });
 
@@ -146,27 +150,8 @@ spec:
 });
 
 describe('listeners', () => {
-  const mesh = service('payment-service', { namespace: 'production' }) + workload('payment-service', 'v1', '10.1.1.1', 'production') + `apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata: {name: rl, namespace: production}
-spec:
-  workloadSelector: {labels: {app: payment-service}}
-  configPatches:
-  - applyTo: HTTP_FILTER
-    match: {context: SIDECAR_INBOUND, listener: {filterChain: {filter: {name: envoy.filters.network.http_connection_manager}}}}
-    patch:
-      operation: INSERT_BEFORE
-      value:
-        name: envoy.filters.http.local_ratelimit
-        typed_config:
-          "@type": type.googleapis.com/udpa.type.v1.TypedStruct
-          type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
-          value:
-            stat_prefix: http_local_rate_limiter
-            token_bucket: {max_tokens: 100, tokens_per_fill: 100, fill_interval: 60s}
-            filter_enabled: {default_value: {numerator: 100, denominator: HUNDRED}}
-            filter_enforced: {default_value: {numerator: 100, denominator: HUNDRED}}
-`;
+  const mesh = service('payment-service', { namespace: 'production' }) + workload('payment-service', 'v1', '10.1.1.1', 'production') +
+    localRateLimitEnvoyFilter({ name: 'rl', namespace: 'production', app: 'payment-service', maxTokens: 100 });
   const payment = { NAMESPACE: 'production', LABELS: { app: 'payment-service', version: 'v1' }, INSTANCE_IPS: '10.1.1.1', APP_PORTS: { 8080: 18080 }, OUTBOUND_PORT: 0 };
 
   it('virtualOutbound on <instance ip>:<OUTBOUND_PORT> fetches outbound_http over RDS with fault then router', () => {

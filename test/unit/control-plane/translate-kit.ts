@@ -18,11 +18,15 @@ import { createTestCa, spiffeId } from '../../support/test-pki.ts';
 
 type Json = Record<string, unknown>;
 
-/** A mesh from YAML that must load without errors; translation errors are returned for the test to judge. */
+/**
+ * A mesh from YAML that must load without errors; translation errors are returned for the test to judge. Istio's
+ * telemetry filters are left out unless `options.telemetry` asks for them: each translate test looks at one
+ * concern, and translate-telemetry.test.ts covers those filters.
+ */
 export function meshOf(yaml: string, options: MeshOptions = {}): { mesh: Mesh; errors: string[] } {
   const loaded = loadIstioFiles([{ file: 'mesh.yaml', text: yaml }]);
   expect(loaded.errors.map(formatIstioError)).toEqual([]);
-  const { mesh, errors } = translateMesh(loaded.resources, options);
+  const { mesh, errors } = translateMesh(loaded.resources, { telemetry: false, ...options });
   return { mesh, errors: errors.map(formatIstioError) };
 }
 
@@ -70,8 +74,8 @@ export function identity(metadata: Json = {}): ProxyIdentity {
 }
 
 /** The snapshot of a proxy (default: namespace default, no labels) for a mesh whose YAML translates cleanly. */
-export function snapshotOf(yaml: string, metadata: Json = {}): ProxySnapshot {
-  const { mesh, errors } = meshOf(yaml);
+export function snapshotOf(yaml: string, metadata: Json = {}, options: MeshOptions = {}): ProxySnapshot {
+  const { mesh, errors } = meshOf(yaml, options);
   expect(errors).toEqual([]);
   return proxySnapshot(mesh, identity(metadata));
 }

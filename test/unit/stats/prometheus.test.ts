@@ -112,6 +112,32 @@ describe('PrometheusRenderer', () => {
     expect(out).toContain('envoy_tcp_downstream_cx_total{envoy_tcp_prefix="we\\"ird"} 1');
   });
 
+  it('renders stats created with explicit tags as their labels, in order, under a registered namespace', async () => {
+    const s = new StatsStore();
+    const tags = [{ name: 'reporter', value: 'source' }, { name: 'destination_service', value: 'reviews.default.svc.cluster.local' }, { name: 'response_code', value: '200' }];
+    s.registerCustomNamespace('istiocustom');
+    s.counterFromTags('istiocustom.istio_requests_total', tags).inc(2);
+    expect(s.counterFromTags('istiocustom.istio_requests_total', tags)).toBe(s.counterFromTags('istiocustom.istio_requests_total', [...tags]));
+    s.histogramFromTags('istiocustom.istio_request_bytes', tags, [1, 10]).record(5);
+    // A tag value that tag extraction would otherwise take apart (`cluster.<name>.` and a trailing `_rq_200`).
+    s.scope('x').counterFromTags('cluster.web.upstream_rq_200', [{ name: 'a', value: 'b' }]).inc();
+    const labels = 'reporter="source",destination_service="reviews.default.svc.cluster.local",response_code="200"';
+    expect(lines(await new PrometheusRenderer(s).render())).toEqual([
+      '# TYPE envoy_x_cluster_web_upstream_rq_200 counter',
+      'envoy_x_cluster_web_upstream_rq_200{a="b"} 1',
+      '# TYPE istio_requests_total counter',
+      `istio_requests_total{${labels}} 2`,
+      '# TYPE istio_request_bytes histogram',
+      `istio_request_bytes_bucket{${labels},le="1"} 0`,
+      `istio_request_bytes_bucket{${labels},le="10"} 1`,
+      `istio_request_bytes_bucket{${labels},le="+Inf"} 1`,
+      `istio_request_bytes_sum{${labels}} 5`,
+      `istio_request_bytes_count{${labels}} 1`,
+    ]);
+    // /stats prints Envoy's flat name: the tags joined to the name.
+    expect([...s.counters.keys()]).toContain('istiocustom.istio_requests_total.reporter.source.destination_service.reviews.default.svc.cluster.local.response_code.200');
+  });
+
   it('sanitizes names like Envoy', () => {
     expect(sanitizeName('cluster.upstream-rq:x')).toBe('cluster_upstream_rq_x');
   });

@@ -199,6 +199,8 @@ export class Router implements HttpFilter, UpstreamCallbacks {
     action.rewriteRequest(request, action.autoHostRewrite ? host.hostname : undefined);
     const formatCtx: HeaderFormatContext = { request, info: cb.info };
     this.route!.applyRequestHeaders(request, formatCtx, choice);
+    // Envoy injects the active span's context (x-b3-*, traceparent) into the upstream request; shadows copy it.
+    cb.activeSpan?.injectContext(request.headers);
     if (shadows.length > 0) this.startShadows(shadows, request, tee);
     cb.info.firstUpstreamTxByteSent = clock.monotonicMs();
     this.startAttempt(host);
@@ -256,6 +258,7 @@ export class Router implements HttpFilter, UpstreamCallbacks {
     const request = this.request!;
     const headers = request.headers;
     this.cb.info.upstreamHost = host.addressString;
+    this.cb.info.upstreamHostDescription = host;
     this.retry?.onHostAttempted(host);
     if (!config.suppressEnvoyHeaders) {
       const elapsed = this.requestCompleteAt < 0 ? 0 : clock.monotonicMs() - this.requestCompleteAt;

@@ -96,7 +96,7 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
    * with no idle connection (active requests >= open connections) is pending until undici starts
    * writing it (onRequestStart).
    */
-  start(method: string, path: string, authority: string, headers: HeaderMap, body: AsyncIterable<Buffer> | null): boolean {
+  start(method: string, path: string, authority: string, headers: HeaderMap, body: AsyncIterable<Buffer> | Buffer | null): boolean {
     const stats = this.cluster.stats;
     const r = this.resources;
     const hostStats = this.host.stats;
