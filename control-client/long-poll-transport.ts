@@ -22,6 +22,12 @@ export const DEFAULT_WAIT_SECONDS = 30;
  * keep what you have) instead of its whole body. Sent with every long-poll request.
  */
 export const HEARTBEATS_HEADER = 'x-nodevoy-resource-heartbeats';
+/**
+ * Response header of a server that keeps track, per client, of what it holds by resource name (nodevoy's control
+ * plane): it answers a request whose resource_names changed with the resources the client lacks, even under
+ * the version the client already runs, so adding a name needs no version_info reset (subscription.ts).
+ */
+export const TRACKS_HELD_HEADER = 'x-nodevoy-tracks-held';
 /** The wrapper xDS allows around any resource of a response (envoy.service.discovery.v3.Resource). */
 export const RESOURCE_TYPE_URL = 'type.googleapis.com/envoy.service.discovery.v3.Resource';
 

@@ -8,6 +8,7 @@ import type { Clock, Random, TimerHandle } from '../proxy/common/clock.ts';
 import { JitteredExponentialBackOff } from '../proxy/common/back-off.ts';
 import type { BackOffSettings } from './back-off.ts';
 import { DEFAULT_BACK_OFF } from './back-off.ts';
+import { TRACKS_HELD_HEADER } from './long-poll-transport.ts';
 import type { TransportSession, TransportStream, XdsTransport } from './types.ts';
 
 /** `ApiConfigSource.request_timeout` default. */
@@ -139,6 +140,7 @@ class PollSession implements TransportSession {
       return this.schedule(this.backOff.nextBackOffMs());
     }
     this.backOff.reset();
+    this.stream.serverTracksHeld?.(outcome.headers[TRACKS_HELD_HEADER] === '1');
     if (outcome.kind === 'response') this.stream.onResponse(outcome.body);
     this.mode = this.options.mode(outcome.headers);
     this.schedule(this.mode.nextPollDelayMs());

@@ -44,6 +44,13 @@ export class Subscription<T> implements TransportStream {
   private nonce = '';
   private errorDetail: RpcStatus | undefined;
   private held: ReadonlyMap<string, Held<T>> = new Map();
+  /** What the server said of itself on its last answer (TRACKS_HELD_HEADER). */
+  private serverTracksHeldByName = false;
+  /** Requests built so far, and the number of the last one the server answered with a 200. */
+  private requestSeq = 0;
+  private answeredSeq = 0;
+  /** Names dropped by re-subscriptions, with the number of the last request built before the drop. */
+  private readonly droppedAfter = new Map<string, number>();
   /** The held resources by wire JSON, built when first needed after `held` changes. */
   private heldByWire: ReadonlyMap<string, T> | undefined;
   private lastUpdatedMs: number | undefined;
@@ -62,6 +69,7 @@ export class Subscription<T> implements TransportStream {
 
   /** ACK = the response's version; NACK = the previous good version plus error_detail (both echo its nonce). */
   nextRequest(): DiscoveryRequest {
+    this.requestSeq++;
     return {
       version_info: this.versionInfo,
       node: this.node,
@@ -74,6 +82,10 @@ export class Subscription<T> implements TransportStream {
 
   /** Never throws: a registered type's validate/name throwing is a NACK like any invalid resource. */
   onResponse(body: string): void {
+    // A 200 answers the latest request (the transport drops replies to superseded ones): the server has now
+    // seen every re-subscription made before that request was built.
+    this.answeredSeq = this.requestSeq;
+    for (const [name, seq] of this.droppedAfter) if (seq < this.answeredSeq) this.droppedAfter.delete(name);
     try {
       this.process(body);
     } catch (e) {
@@ -116,12 +128,19 @@ export class Subscription<T> implements TransportStream {
     this.lastTransportFailure = { message, atMs: this.clock.now() };
   }
 
+  serverTracksHeld(tracks: boolean): void {
+    this.serverTracksHeldByName = tracks;
+  }
+
   /**
    * Changes resource_names (re-subscription); resources no longer named are dropped from the held set. When
    * a resource is dropped (the held set no longer is the version last ACKed) or a name neither requested nor
    * held is added, the next request carries version_info '' and no error_detail, so the server answers it with
    * every resource: a server versioning its whole snapshot (go-control-plane's REST Fetch) would answer 304 to
    * the old version, and a name removed and re-added before the server saw the removal would never come back.
+   * A server that tracks what the client holds (serverTracksHeld: nodevoy's control plane) answers new names
+   * under the same version, so the reset is kept for that last case only: a name added back before any request
+   * built after its drop was answered.
    */
   setResourceNames(names: readonly string[]): void {
     const before = new Set(this.names);
@@ -129,10 +148,13 @@ export class Subscription<T> implements TransportStream {
     if (this.type.stateOfTheWorld || names.length === 0) return;
     const keep = new Set(names);
     const kept = new Map([...this.held].filter(([name]) => keep.has(name)));
-    const added = names.some((name) => !before.has(name) && !this.held.has(name));
-    if (kept.size === this.held.size && !added) return;
+    const added = names.filter((name) => !before.has(name) && !this.held.has(name));
+    for (const name of this.held.keys()) if (!keep.has(name)) this.droppedAfter.set(name, this.requestSeq);
+    if (kept.size === this.held.size && added.length === 0) return;
     this.held = kept;
     this.heldByWire = undefined;
+    const unseenDrop = added.some((name) => (this.droppedAfter.get(name) ?? -1) >= this.answeredSeq);
+    if (this.serverTracksHeldByName && !unseenDrop) return;
     this.versionInfo = '';
     this.errorDetail = undefined;
   }

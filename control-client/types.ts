@@ -128,6 +128,8 @@ export interface TransportStream {
   /** A 200 response body, as text; parsed and validated by the subscription. */
   onResponse(body: string): void;
   onFailure(message: string): void;
+  /** After each 200 or 304: whether the server said it tracks what this client holds (TRACKS_HELD_HEADER). */
+  serverTracksHeld?(tracks: boolean): void;
 }
 
 export interface TransportSession {

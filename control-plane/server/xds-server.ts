@@ -4,7 +4,7 @@
 
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HEARTBEATS_HEADER, LONG_POLL_HEADER, WAIT_HEADER } from '../../control-client/long-poll-transport.ts';
+import { HEARTBEATS_HEADER, LONG_POLL_HEADER, TRACKS_HELD_HEADER, WAIT_HEADER } from '../../control-client/long-poll-transport.ts';
 import {
   DEFAULT_MAX_WAIT_SECONDS, discoveryResponseBody, listenXds, parseDiscoveryRequest, parseWait, readRequestBody, WaitList,
 } from '../../control-client/rest-serving.ts';
@@ -78,8 +78,12 @@ export async function startXdsServer(options: XdsServerOptions): Promise<XdsServ
   const debug: DebugContext = { source, cache, tracker };
   const noncePrefix = options.random === undefined ? '' : `${options.random.nextUint32().toString(36)}-`;
   let nonceSeq = 0;
-  /** Every discovery answer advertises long-poll, so a nodevoy REST client upgrades (control-client/README.md). */
-  const advertised = { [LONG_POLL_HEADER]: String(maxWaitSeconds) };
+  /**
+   * Every discovery answer advertises long-poll, so a nodevoy REST client upgrades, and that the server tracks
+   * what each proxy holds by name (the SyncTracker), so a client adds names without a version reset
+   * (control-client/README.md).
+   */
+  const advertised = { [LONG_POLL_HEADER]: String(maxWaitSeconds), [TRACKS_HELD_HEADER]: '1' };
 
   const unsubscribe = source.onChange(() => waiting.changed());
 

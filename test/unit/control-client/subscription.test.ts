@@ -204,6 +204,37 @@ describe('Subscription: re-subscription asks for everything again once the held 
   });
 });
 
+describe('Subscription: re-subscribing with a server that tracks what the client holds', () => {
+  const merged = (names: string[]) => harness(thingType(false), { names });
+  it('adds and drops names under the same version; a name added back before the server saw its drop resets it', () => {
+    const h = merged(['a', 'b']);
+    h.sub.serverTracksHeld(true);
+    h.sub.nextRequest();
+    h.respond('v1', 'n1', [A1, B2]);
+    h.sub.setResourceNames(['a', 'b', 'c']); // a new name: the server answers it under v1
+    expect(h.sub.nextRequest()).toMatchObject({ version_info: 'v1', resource_names: ['a', 'b', 'c'] });
+    h.sub.setResourceNames(['a', 'c']); // b dropped: the server narrows what it thinks the client holds
+    expect(h.sub.nextRequest()).toMatchObject({ version_info: 'v1', resource_names: ['a', 'c'] });
+    // b back before any request built after its drop was answered: the server may still think b is held.
+    h.sub.setResourceNames(['a', 'b', 'c']);
+    expect(h.sub.nextRequest()).toMatchObject({ version_info: '', resource_names: ['a', 'b', 'c'] });
+
+    h.respond('v2', 'n2', [A1, B2, C3]);
+    h.sub.setResourceNames(['a', 'c']);
+    h.sub.nextRequest();
+    h.respond('v2', 'n3', []); // answers the request that dropped b: the server has seen it
+    h.sub.setResourceNames(['a', 'b', 'c']);
+    expect(h.sub.nextRequest()).toMatchObject({ version_info: 'v2', resource_names: ['a', 'b', 'c'] });
+  });
+
+  it('without that (an Envoy management server), a new name resets version_info', () => {
+    const h = merged(['a']);
+    h.respond('v1', 'n1', [A1]);
+    h.sub.setResourceNames(['a', 'b']);
+    expect(h.sub.nextRequest()).toMatchObject({ version_info: '' });
+  });
+});
+
 describe('Subscription: onRejected hears of every NACK', () => {
   const rejectedBy = (respond: (sub: Subscription<Thing>) => void, onUpdate?: UpdateCallback<Thing>): string[][] => {
     const rejections: string[][] = [];
