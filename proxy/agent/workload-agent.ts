@@ -24,6 +24,12 @@ import type { WorkloadSecrets, WorkloadSecretSet } from './sds-server.ts';
 export const RETRY_BASE_MS = 1_000;
 export const RETRY_MAX_MS = 60_000;
 
+/**
+ * The proof of identity the agent sends with each CSR: a token, or a function read again for every request (a
+ * projected Kubernetes ServiceAccount token file is rotated by the kubelet). A throw is a failed request.
+ */
+export type TokenSource = string | (() => string);
+
 export interface AgentDeps {
   readonly clock: Clock;
   readonly random: Random;
@@ -48,7 +54,7 @@ interface AgentStats {
 /** Also the source of its SDS endpoint: the last certificate set, versioned by the certificate's serial. */
 export class WorkloadAgent implements WorkloadSecrets {
   private readonly config: AgentConfig;
-  private readonly token: string;
+  private readonly token: TokenSource;
   private readonly deps: AgentDeps;
   private readonly stats: AgentStats;
   private readonly spiffeId: string;
@@ -59,7 +65,7 @@ export class WorkloadAgent implements WorkloadSecrets {
   private latest: WorkloadSecretSet | undefined;
   private readonly listeners = new Set<() => void>();
 
-  constructor(config: AgentConfig, token: string, deps: AgentDeps) {
+  constructor(config: AgentConfig, token: TokenSource, deps: AgentDeps) {
     this.config = config;
     this.token = token;
     this.deps = deps;
@@ -114,7 +120,10 @@ export class WorkloadAgent implements WorkloadSecrets {
   private async renew(): Promise<void> {
     this.timer = null;
     const keys = generateKeyPair('ec');
-    const answer = await requestCertificate(this.config.caAddress, this.token, buildWorkloadCsr(this.spiffeId, keys), this.config.ttlSeconds, this.deps.clock);
+    const token = this.currentToken();
+    const answer = token.ok
+      ? await requestCertificate(this.config.caAddress, token.value, buildWorkloadCsr(this.spiffeId, keys), this.config.ttlSeconds, this.deps.clock)
+      : token;
     if (this.stopped) return;
     const checked = answer.ok ? this.check(answer.value, keys.privateKey) : answer;
     if (!checked.ok) {
@@ -145,6 +154,15 @@ export class WorkloadAgent implements WorkloadSecrets {
     const waiters = this.waiters;
     this.waiters = [];
     for (const w of waiters) w(issued);
+  }
+
+  private currentToken(): { ok: true; value: string } | { ok: false; reason: string } {
+    if (typeof this.token === 'string') return { ok: true, value: this.token };
+    try {
+      return { ok: true, value: this.token() };
+    } catch (e) {
+      return { ok: false, reason: `cannot read the token: ${(e as Error).message}` };
+    }
   }
 
   /** The answer's leaf must carry our SPIFFE ID and our key; then it is the directory's content. */

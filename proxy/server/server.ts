@@ -16,7 +16,7 @@ import { createClusterManager, type DnsResolver, type DynamicClusterManager } fr
 import { XdsManager } from '../xds/xds-manager.ts';
 import { renderCertificates } from '../admin/certs.ts';
 import { agentConfigFromMetadata } from '../agent/agent-config.ts';
-import { WorkloadAgent } from '../agent/workload-agent.ts';
+import { WorkloadAgent, type TokenSource } from '../agent/workload-agent.ts';
 import { TracerManager } from '../tracing/tracer-manager.ts';
 import '../filters/http/index.ts';
 
@@ -38,7 +38,7 @@ export interface ServerOptions {
    * The bootstrap token (--ca-token-file / NODEVOY_CA_TOKEN) the workload agent proves its identity with,
    * when node.metadata names a CA_ADDRESS.
    */
-  readonly caToken?: string;
+  readonly caToken?: TokenSource;
 }
 
 /** Envoy's --drain-time-s default. */
@@ -202,7 +202,7 @@ export class Server {
   }
 
   /** The agent node.metadata asks for (CA_ADDRESS); a metadata error or a missing token fails the start. */
-  private workloadAgent(token: string | undefined): WorkloadAgent | null {
+  private workloadAgent(token: TokenSource | undefined): WorkloadAgent | null {
     const config = agentConfigFromMetadata(this.bootstrap.node.metadata);
     if (!config.ok) throw new Error(`workload agent: ${config.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
     if (config.value === null) return null;

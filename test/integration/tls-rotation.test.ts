@@ -20,6 +20,7 @@ import { createLogger } from '../../proxy/common/logger.ts';
 import { validateBootstrap } from '../../proxy/config/bootstrap.ts';
 import { parseConfigText } from '../../proxy/config/load.ts';
 import { Server } from '../../proxy/server/server.ts';
+import { RETRY_BASE_MS, type TokenSource } from '../../proxy/agent/workload-agent.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { indent, staticCluster } from '../support/proxy.ts';
 import { testScope } from '../support/scope.ts';
@@ -104,7 +105,7 @@ ${indent(staticCluster('web', [upstreamPort]), 2)}
 }
 
 /** Builds the proxy (not started: init waits for the agent's certificate). */
-function createProxy(yaml: string, token: string): Server {
+function createProxy(yaml: string, token: TokenSource): Server {
   const parsed = parseConfigText(yaml, 'rotation.yaml');
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
   const validated = validateBootstrap(parsed.value);
@@ -289,5 +290,20 @@ describe('workload certificate rotation', () => {
     expect(logLines.join('')).not.toContain(wrongToken);
     await server.close();
     await starting;
+  });
+
+  it('reads a token source again for every request: a token replaced after a refusal (a rotated ServiceAccount token) gets the certificate', async () => {
+    const up = await scope.upstream('web');
+    let token = issueBootstrapToken(WEB, generateTokenSecret(), clock); // not this CA's: refused
+    const server = createProxy(bootstrap(up.port, cp.server.url), () => token);
+    const first = server.agent!.nextCertificate();
+    const starting = server.start();
+    while (server.stats.counter('workload_agent.csr_failure').value() < 1) await new Promise((r) => setImmediate(r));
+    token = issueBootstrapToken(WEB, tokenSecret, clock);
+    clock.advance(RETRY_BASE_MS); // the first retry waits 50-100 % of the base delay
+    await first;
+    await starting;
+    expect(server.serverState).toBe('LIVE');
+    expect(server.stats.counter('workload_agent.csr_success').value()).toBe(1);
   });
 });
