@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { allowOnly, MESH_WIDE_STRICT } from '../support/istio-yaml.ts';
 import { registryYaml, sidecarBootstrap, type WorkloadSpec } from '../support/mesh.ts';
 import { bounded, freePort, run, start, waitLive, type Child } from '../support/processes.ts';
 import { send } from '../support/proxy.ts';
@@ -133,18 +134,7 @@ describe('nodevoy control-plane and nodevoy proxy as processes', () => {
     }
     await mkdir(configDir);
     await writeFile(join(configDir, 'registry.yaml'), registryYaml(workloads));
-    await writeFile(join(configDir, 'security.yaml'), `apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: default, namespace: istio-system}
-spec: {mtls: {mode: STRICT}}
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: reviews-viewer, namespace: default}
-spec:
-  selector: {matchLabels: {app: reviews}}
-  rules: [{from: [{source: {principals: ["cluster.local/ns/default/sa/productpage"]}}]}]
-`);
+    await writeFile(join(configDir, 'security.yaml'), `${MESH_WIDE_STRICT}---\n${allowOnly({ name: 'reviews-viewer', app: 'reviews', serviceAccounts: ['productpage'] })}`);
     const cp = await startControlPlane(configDir, 0, ['--ca-dir', caDir]);
     for (const w of workloads) {
       const token = await run(['certs', 'token', '--dir', caDir, '--namespace', 'default', '--service-account', w.spec.app]);

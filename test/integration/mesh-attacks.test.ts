@@ -13,25 +13,15 @@ import { generateKeyPair } from '../../certs/keys.ts';
 import { issueWorkloadCertificate } from '../../certs/local-issuer.ts';
 import { realClock } from '../../proxy/common/clock.ts';
 import { FakeClock } from '../support/fake-clock.ts';
+import { allowOnly, MESH_WIDE_STRICT } from '../support/istio-yaml.ts';
 import { TestMesh } from '../support/mesh.ts';
 import { send } from '../support/proxy.ts';
 import { createTestCa, signingAs, spiffeId, type TestCert } from '../support/test-pki.ts';
 
-const POLICIES = `apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: default, namespace: istio-system}
-spec: {mtls: {mode: STRICT}}
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: ratings-viewer, namespace: default}
-spec:
-  selector: {matchLabels: {app: ratings}}
-  rules:
-  - from: [{source: {principals: ["cluster.local/ns/default/sa/reviews"]}}]
-    to: [{operation: {methods: ["GET"], paths: ["/ratings/*"]}}]
----
-apiVersion: security.istio.io/v1
+const POLICIES = [
+  MESH_WIDE_STRICT,
+  allowOnly({ name: 'ratings-viewer', app: 'ratings', serviceAccounts: ['reviews'], to: '[{operation: {methods: ["GET"], paths: ["/ratings/*"]}}]' }),
+  `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: no-admin, namespace: default}
 spec:
@@ -39,7 +29,8 @@ spec:
   action: DENY
   rules:
   - to: [{operation: {paths: ["/ratings/admin"]}}]
-`;
+`,
+].join('---\n');
 
 const PORT = 9080;
 const DAY_MS = 86_400_000;
