@@ -7,6 +7,7 @@ import { createHash, type X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { SslConnectionInfo } from '../http/stream-info.ts';
+import { peerCertificate } from './peer-verifier.ts';
 import { peerSans } from './san-matcher.ts';
 
 /**
@@ -92,7 +93,7 @@ export function downstreamTlsInfo(socket: Socket): DownstreamTlsInfo | undefined
   let info = cache.get(socket);
   if (info) return info;
   const tls = socket as TLSSocket & { servername?: string | false };
-  const cert = tls.getPeerX509Certificate();
+  const cert = peerCertificate(tls);
   const sans = cert ? peerSans(cert) : undefined;
   let localUris: readonly string[] | undefined;
   info = {

@@ -38,12 +38,25 @@ export type PeerVerdict =
   | { readonly ok: true; readonly certificate: X509Certificate | undefined }
   | { readonly ok: false; readonly stat: 'failVerifyNoCert' | 'failVerifyError' | 'failVerifySan'; readonly reason: string };
 
+const peerCertificates = new WeakMap<TLSSocket, X509Certificate | undefined>();
+
+/**
+ * The peer certificate of a completed handshake, read from OpenSSL once per connection: the verdict and the
+ * connection facts filters read (connection-info.ts) share it (a read costs a DER copy and an X509 parse).
+ */
+export function peerCertificate(socket: TLSSocket): X509Certificate | undefined {
+  if (peerCertificates.has(socket)) return peerCertificates.get(socket);
+  const cert = socket.getPeerX509Certificate();
+  peerCertificates.set(socket, cert);
+  return cert;
+}
+
 /**
  * Checks the peer of a completed handshake. The socket must have been set up with rejectUnauthorized
  * false (so Node reports, rather than acts on, chain errors) and, server side, requestCert.
  */
 export function verifyPeer(socket: TLSSocket, v: PeerValidation): PeerVerdict {
-  const cert = socket.getPeerX509Certificate();
+  const cert = peerCertificate(socket);
   if (!cert) {
     return v.requireCertificate ? { ok: false, stat: 'failVerifyNoCert', reason: 'peer did not present a certificate' } : { ok: true, certificate: undefined };
   }
