@@ -9,15 +9,16 @@ import { createCa } from '../certs/ca.ts';
 import { WORKLOAD_FILES, writeWorkloadFiles } from '../certs/files.ts';
 import { issueWorkloadCertificate } from '../certs/local-issuer.ts';
 import { realClock } from '../proxy/common/clock.ts';
-import { benchCommand, type BenchOptions } from './lib/args.ts';
+import type { BenchOptions } from './lib/args.ts';
 import { runHandshakeLoad, type HandshakeLoadSpec, type TlsMaxVersion } from './lib/handshake-load.ts';
 import { REQUEST_HOST, REQUEST_PATH, checkResponds, chooseTools, runLoad, type LoadTool } from './lib/load.ts';
 import { sidecarPairBootstraps, type CertDirFiles, type SidecarPairPorts } from './lib/mtls-configs.ts';
 import { VARIANTS, formatHandshakes, formatKeepAlive, upstreamConnectionsOpened, type HandshakeRow, type KeepAliveRow, type Variant } from './lib/mtls-report.ts';
 import { SIDECAR_BOOTSTRAP, fetchAdminStats, nodevoyArgs, startProxyProcess, startUpstream, type PeerContext } from './lib/peers.ts';
-import { HAS_TASKSET, freePort, withBenchRun, type Child } from './lib/processes.ts';
-import { NOISY_OTHER_LOAD_PCT, cpuDuring, parseCpuList } from './lib/proc-stat.ts';
+import { benchMain, freePort, type Child } from './lib/processes.ts';
+import { cpuDuring, parseCpuList } from './lib/proc-stat.ts';
 import { writeResults } from './lib/results.ts';
+import { interleaved, noisyRunWarning } from './lib/rounds.ts';
 
 const INBOUND_BOOTSTRAP = fileURLToPath(new URL('configs/nodevoy-inbound.yaml', import.meta.url));
 const TRUST_DOMAIN = 'cluster.local';
@@ -84,27 +85,14 @@ async function startStack(variant: Variant, ctx: PeerContext, certDirs: Record<'
 }
 
 function warnIfNoisy(otherCpuS: number, o: BenchOptions): void {
-  const pct = (otherCpuS / o.durationS) * 100;
-  if (pct > NOISY_OTHER_LOAD_PCT) log(`  warning: other processes used ${pct.toFixed(0)}% of CPU ${o.proxyCpus} during this run; its numbers are noisy`);
-}
-
-/** Round 1 runs A then B, round 2 B then A, …: drift of the host over the run hits both alike. */
-function interleaved<T>(items: readonly T[], round: number): readonly T[] {
-  return round % 2 === 1 ? items : [...items].reverse();
+  const warning = noisyRunWarning(otherCpuS, o.durationS, o.proxyCpus);
+  if (warning !== undefined) log(warning);
 }
 
 async function main(argv: string[]): Promise<number> {
-  const command = benchCommand(argv, 'bench --mtls');
-  if (!('run' in command)) {
-    process.stdout.write(command.stdout);
-    process.stderr.write(command.stderr);
-    return command.exitCode;
-  }
-  const o = command.run;
   const startedAt = new Date();
-  const tools = chooseTools(o.tool, log);
-  return withBenchRun(async ({ group, dir, interrupted }) => {
-    if (!HAS_TASKSET) log('bench: taskset not found; processes are NOT pinned to cores and numbers are noisier');
+  return benchMain(argv, 'bench --mtls', async (o, { group, dir, interrupted }) => {
+    const tools = chooseTools(o.tool, log);
     log(`bench --mtls: ${o.connections} keep-alive connections, ${o.payloadBytes}-byte responses, ${o.warmupS} s warm-up, ` +
       `${o.rounds} interleaved round(s) of ${o.durationS} s per variant and tool (${tools.join(', ')}); both sidecars on CPU ${o.proxyCpus}, ` +
       `load generator and upstream on CPU ${o.loadCpus}; ` +

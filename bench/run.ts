@@ -1,7 +1,8 @@
 // `npm run bench`: starts the upstream, then each peer in turn pinned to its own core, drives it with
 // autocannon and/or wrk, measures the proxy's CPU and RSS, prints one table and writes bench/results/*.json.
 // `npm run bench -- --control-plane` runs the control-plane benchmarks instead (translation, xDS propagation),
-// `npm run bench -- --mtls` the two-sidecar mTLS benchmark (bench/mtls-bench.ts).
+// `npm run bench -- --mtls` the two-sidecar mTLS benchmark (bench/mtls-bench.ts), `npm run bench -- --telemetry`
+// the sidecar with telemetry off vs on (bench/telemetry-bench.ts).
 
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -10,8 +11,9 @@ import { benchCommand, type BenchOptions, type PeerName } from './lib/args.ts';
 import { REQUEST_HOST, REQUEST_PATH, checkResponds, chooseTools, runLoad, type LoadTool } from './lib/load.ts';
 import { PEERS, startUpstream, type RunningPeer } from './lib/peers.ts';
 import { HAS_TASKSET, withBenchRun, type ProcessGroup } from './lib/processes.ts';
-import { NOISY_OTHER_LOAD_PCT, cpuDuring, parseCpuList, treeRssBytes } from './lib/proc-stat.ts';
+import { cpuDuring, parseCpuList, treeRssBytes } from './lib/proc-stat.ts';
 import { writeResults } from './lib/results.ts';
+import { noisyRunWarning } from './lib/rounds.ts';
 import { formatTable, type RunRow } from './lib/table.ts';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -42,9 +44,8 @@ async function benchPeer(peer: PeerName, tools: readonly LoadTool[], o: BenchOpt
       const { result, treeCpuS: [upstreamCpuS = 0, proxyCpuS], busyS } =
         await cpuDuring(pid === undefined ? [upstream.pid] : [upstream.pid, pid], proxyCpus, () => load(tool, o.durationS));
       const otherLoadPct = ((busyS - (proxyCpuS ?? 0)) / o.durationS) * 100;
-      if (otherLoadPct > NOISY_OTHER_LOAD_PCT) {
-        log(`  warning: other processes used ${otherLoadPct.toFixed(0)}% of CPU ${o.proxyCpus} during this run; its numbers are noisy`);
-      }
+      const warning = noisyRunWarning(busyS - (proxyCpuS ?? 0), o.durationS, o.proxyCpus);
+      if (warning !== undefined) log(warning);
       const row: ResultRecord = {
         peer, tool, load: result,
         upstreamCpuPct: (upstreamCpuS / o.durationS) * 100,
@@ -74,12 +75,12 @@ async function benchPeer(peer: PeerName, tools: readonly LoadTool[], o: BenchOpt
 
 /**
  * Benchmarks that are their own scripts (they print their own results), run one after the other; the exit
- * code of the first failing one. The control-plane ones, or the mTLS one (which reads the same options).
+ * code of the first failing one. The control-plane ones, or the mTLS or telemetry one (which read the same options).
  */
 function benchScripts(o: BenchOptions, argv: readonly string[]): number {
-  const runs = o.mtls
-    ? [['mtls-bench.ts', ...argv]]
-    : [['translate-bench.ts'], ['xds-propagation-bench.ts', '--services', String(o.services)]];
+  const runs = o.mtls ? [['mtls-bench.ts', ...argv]]
+    : o.telemetry ? [['telemetry-bench.ts', ...argv]]
+      : [['translate-bench.ts'], ['xds-propagation-bench.ts', '--services', String(o.services)]];
   for (const [script, ...args] of runs) {
     log(`bench: ${script} ${args.join(' ')}`);
     const r = spawnSync(process.execPath, [join(BENCH_DIR, script!), ...args], { stdio: 'inherit' });
@@ -96,7 +97,7 @@ async function main(argv: string[]): Promise<number> {
     return command.exitCode;
   }
   const o = command.run;
-  if (o.controlPlane || o.mtls) return benchScripts(o, argv);
+  if (o.controlPlane || o.mtls || o.telemetry) return benchScripts(o, argv);
 
   const startedAt = new Date();
   return withBenchRun(async ({ group, dir, interrupted }) => {

@@ -1,5 +1,7 @@
 // The benchmark's upstream: a node:http server answering every request with a fixed payload (default 100
-// bytes) over keep-alive. Runnable standalone: `node bench/upstream.ts --port 18080 --payload 100`.
+// bytes) over keep-alive. Runnable standalone: `node bench/upstream.ts --port 18080 --payload 100`. With
+// `--peer-metadata-id ID --peer-metadata VALUE` it also answers Istio's peer metadata exchange as an inbound
+// sidecar would (its own headers on the response, only to a request that carried the caller's).
 
 import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -23,12 +25,21 @@ export function makePayload(bytes: number): Buffer {
   return Buffer.alloc(bytes, 'x');
 }
 
-export async function startBenchUpstream(opts: { port?: number; payloadBytes?: number } = {}): Promise<BenchUpstream> {
+/** The `x-envoy-peer-metadata-id` and `x-envoy-peer-metadata` values an inbound sidecar answers with. */
+export interface PeerMetadataHeaders {
+  readonly id: string;
+  readonly value: string;
+}
+
+export async function startBenchUpstream(opts: { port?: number; payloadBytes?: number; peerMetadata?: PeerMetadataHeaders } = {}): Promise<BenchUpstream> {
   const body = makePayload(opts.payloadBytes ?? DEFAULT_PAYLOAD_BYTES);
   const headers = { 'content-type': 'text/plain', 'content-length': String(body.length) };
+  const peer = opts.peerMetadata;
+  const peerHeaders = peer && { ...headers, 'x-envoy-peer-metadata-id': peer.id, 'x-envoy-peer-metadata': peer.value };
   const server: Server = createServer({ keepAliveTimeout: UPSTREAM_KEEP_ALIVE_MS, headersTimeout: UPSTREAM_KEEP_ALIVE_MS + 1_000 }, (req, res) => {
     req.resume(); // drain any request body so the connection stays reusable
-    res.writeHead(200, headers);
+    // A caller in the mesh (its sidecar sent its metadata) learns who answered, as from Istio's inbound sidecar.
+    res.writeHead(200, peerHeaders !== undefined && req.headers['x-envoy-peer-metadata'] !== undefined ? peerHeaders : headers);
     res.end(body);
   });
   await new Promise<void>((resolve, reject) => {
@@ -47,10 +58,14 @@ export async function startBenchUpstream(opts: { port?: number; payloadBytes?: n
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { port: { type: 'string' }, payload: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { port: { type: 'string' }, payload: { type: 'string' }, 'peer-metadata-id': { type: 'string' }, 'peer-metadata': { type: 'string' } },
+  });
+  const [id, value] = [values['peer-metadata-id'], values['peer-metadata']];
   const upstream = await startBenchUpstream({
     port: values.port === undefined ? 0 : Number(values.port),
     payloadBytes: values.payload === undefined ? DEFAULT_PAYLOAD_BYTES : Number(values.payload),
+    ...(id === undefined || value === undefined ? {} : { peerMetadata: { id, value } }),
   });
   process.stdout.write(`upstream listening on 127.0.0.1:${upstream.port}\n`);
   const stop = (): void => { void upstream.close().then(() => process.exit(0)); };

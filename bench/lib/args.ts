@@ -36,7 +36,9 @@ export interface BenchOptions {
   readonly services: number;
   /** Run the two-sidecar mTLS benchmark (bench/mtls-bench.ts) instead of the data-plane peers. */
   readonly mtls: boolean;
-  /** With --mtls: measured rounds per variant, plaintext and mTLS interleaved. */
+  /** Run the telemetry benchmark (bench/telemetry-bench.ts): the sidecar with Istio metrics and tracing off vs on. */
+  readonly telemetry: boolean;
+  /** With --mtls or --telemetry: measured rounds per variant, the two variants interleaved. */
   readonly rounds: number;
   /** With --mtls: connections opened in parallel by the new-connection (handshake) load; 0 skips those runs. */
   readonly handshakeParallel: number;
@@ -63,7 +65,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --services N         mesh size of the propagation benchmark (default 100)
   --mtls               instead of the peers: client sidecar -> server sidecar, plaintext vs mTLS with keep-alive,
                        and the new-handshake rate (bench/mtls-bench.ts); both sidecars on --proxy-cpus
-  --rounds N           with --mtls: measured rounds per variant, interleaved (default 5; --quick 1)
+  --telemetry          instead of the peers: the nodevoy sidecar with telemetry off vs on (Istio's metadata exchange and
+                       stats filters, 1 % Zipkin tracing to a local collector) (bench/telemetry-bench.ts)
+  --rounds N           with --mtls or --telemetry: measured rounds per variant, interleaved (default 5; --quick 1)
   --handshake-parallel N  with --mtls: parallel connections of the new-handshake load (default 16; 0 skips it)
 `;
 
@@ -89,6 +93,7 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
         'control-plane': { type: 'boolean', default: false },
         services: { type: 'string' },
         mtls: { type: 'boolean', default: false },
+        telemetry: { type: 'boolean', default: false },
         rounds: { type: 'string' },
         'handshake-parallel': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -140,11 +145,13 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
     controlPlane: values['control-plane'] === true,
     services: number('services', values.services, 100, 2, true),
     mtls: values.mtls === true,
+    telemetry: values.telemetry === true,
     rounds: number('rounds', values.rounds, quick ? 1 : 5, 1, true),
     handshakeParallel: number('handshake-parallel', values['handshake-parallel'], 16, 0, true),
     help: values.help === true,
   };
-  if (options.mtls && options.controlPlane) errors.push('--mtls and --control-plane are separate benchmarks: give one');
+  const benches = (['mtls', 'control-plane', 'telemetry'] as const).filter((b) => values[b] === true);
+  if (benches.length > 1) errors.push(`${benches.map((b) => `--${b}`).join(' and ')} are separate benchmarks: give one`);
   return errors.length > 0 ? { ok: false, errors } : { ok: true, options };
 }
 

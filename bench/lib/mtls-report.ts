@@ -4,8 +4,10 @@
 
 import type { HandshakeResult } from './handshake-load.ts';
 import type { LoadResult, LoadTool } from './load.ts';
-import { NOISY_OTHER_LOAD_PCT } from './proc-stat.ts';
-import { formatAligned } from './table.ts';
+import { byToolAndVariant, median, pairedRatios, type PairedRatios } from './rounds.ts';
+import { cpuPctText, fixed, formatAligned } from './table.ts';
+
+export { isNoisy, median, type RoundRatio } from './rounds.ts';
 
 export const VARIANTS = ['plaintext', 'mtls'] as const;
 export type Variant = (typeof VARIANTS)[number];
@@ -53,25 +55,9 @@ export function usPer(cpuS: number, count: number): number | undefined {
   return count > 0 ? (cpuS / count) * 1e6 : undefined;
 }
 
-/** The median of the defined values; undefined when there is none. */
-export function median(values: readonly (number | undefined)[]): number | undefined {
-  const sorted = values.filter((v): v is number => v !== undefined && Number.isFinite(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return undefined;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
 /** Both sidecars' CPU µs per request of a run. */
 export function sidecarsUsPerReq(row: KeepAliveRow): number | undefined {
   return usPer(row.clientCpuS + row.serverCpuS, row.load.requests);
-}
-
-function fixed(n: number | undefined, digits: number): string {
-  return n === undefined ? '-' : n.toFixed(digits);
-}
-
-function pct(cpuS: number, durationS: number): string {
-  return `${Math.max(0, (cpuS / durationS) * 100).toFixed(0)}%`;
 }
 
 export const KEEP_ALIVE_COLUMNS = ['variant', 'tool', 'round', 'req/s', 'p50 ms', 'p99 ms', 'client µs/req', 'server µs/req',
@@ -81,7 +67,7 @@ export function keepAliveCells(rows: readonly KeepAliveRow[]): string[][] {
   return rows.map((r) => [
     r.variant, r.tool, String(r.round), Math.round(r.load.rps).toString(), fixed(r.load.p50Ms, 2), fixed(r.load.p99Ms, 2),
     fixed(usPer(r.clientCpuS, r.load.requests), 1), fixed(usPer(r.serverCpuS, r.load.requests), 1), fixed(sidecarsUsPerReq(r), 1),
-    pct(r.clientCpuS + r.serverCpuS, r.durationS), String(r.load.errors + r.load.non2xx), pct(r.otherCpuS, r.durationS), String(r.newConnections),
+    cpuPctText(r.clientCpuS + r.serverCpuS, r.durationS), String(r.load.errors + r.load.non2xx), cpuPctText(r.otherCpuS, r.durationS), String(r.newConnections),
   ]);
 }
 
@@ -99,62 +85,27 @@ export interface KeepAliveSummary {
 
 /** Medians over the rounds, per tool and variant (tools in the order they first appear, plaintext first). */
 export function summarizeKeepAlive(rows: readonly KeepAliveRow[]): KeepAliveSummary[] {
-  const tools = [...new Set(rows.map((r) => r.tool))];
-  return tools.flatMap((tool) => VARIANTS.flatMap((variant) => {
-    const runs = rows.filter((r) => r.tool === tool && r.variant === variant);
-    if (runs.length === 0) return [];
-    return [{
-      variant, tool, rounds: runs.length,
-      rps: median(runs.map((r) => r.load.rps)), p50Ms: median(runs.map((r) => r.load.p50Ms)), p99Ms: median(runs.map((r) => r.load.p99Ms)),
-      clientUs: median(runs.map((r) => usPer(r.clientCpuS, r.load.requests))), serverUs: median(runs.map((r) => usPer(r.serverCpuS, r.load.requests))),
-      sidecarsUs: median(runs.map(sidecarsUsPerReq)),
-    }];
+  return byToolAndVariant(rows, VARIANTS).map(({ tool, variant, runs }) => ({
+    variant, tool, rounds: runs.length,
+    rps: median(runs.map((r) => r.load.rps)), p50Ms: median(runs.map((r) => r.load.p50Ms)), p99Ms: median(runs.map((r) => r.load.p99Ms)),
+    clientUs: median(runs.map((r) => usPer(r.clientCpuS, r.load.requests))), serverUs: median(runs.map((r) => usPer(r.serverCpuS, r.load.requests))),
+    sidecarsUs: median(runs.map(sidecarsUsPerReq)),
   }));
 }
 
-/** A run was noisy when other processes took more than NOISY_OTHER_LOAD_PCT of the sidecars' core meanwhile. */
-export function isNoisy(row: { readonly otherCpuS: number; readonly durationS: number }): boolean {
-  return (row.otherCpuS / row.durationS) * 100 > NOISY_OTHER_LOAD_PCT;
-}
-
-export interface RoundRatio {
-  readonly round: number;
-  /** mTLS / plaintext sidecars µs/req of this round's two runs (same tool). */
-  readonly ratio: number;
-  /** Either of the two runs was noisy (shown with a `*`). */
-  readonly noisy: boolean;
-}
-
-export interface CpuRatio {
+export interface CpuRatio extends PairedRatios {
   readonly tool: LoadTool;
   /** mTLS / plaintext of the median sidecars µs/req. */
   readonly ofMedians?: number;
-  /** mTLS / plaintext of each round (same tool and round number), in round order. */
-  readonly perRound: readonly RoundRatio[];
-  /**
-   * The median of the rounds' ratios: the paired comparison, which drift of the host between rounds disturbs
-   * least. Noisy rounds stay in (they are marked): on a shared host, a quiet sidecar core does not make a quiet
-   * run (the load generator's core and the hypervisor disturb it too), and the median already resists outliers.
-   */
-  readonly medianPerRound?: number;
 }
 
+/** mTLS / plaintext sidecars µs/req per tool: of the medians, and per round (same tool and round) with their median. */
 export function cpuRatios(rows: readonly KeepAliveRow[], summaries: readonly KeepAliveSummary[]): CpuRatio[] {
   const tools = [...new Set(rows.map((r) => r.tool))];
   return tools.map((tool) => {
     const of = (variant: Variant) => summaries.find((s) => s.tool === tool && s.variant === variant)?.sidecarsUs;
     const [plain, mtls] = [of('plaintext'), of('mtls')];
-    const rounds = [...new Set(rows.filter((r) => r.tool === tool).map((r) => r.round))].sort((a, b) => a - b);
-    const perRound = rounds.flatMap((round): RoundRatio[] => {
-      const [p, m] = VARIANTS.map((variant) => rows.find((r) => r.tool === tool && r.round === round && r.variant === variant));
-      const [pUs, mUs] = [p && sidecarsUsPerReq(p), m && sidecarsUsPerReq(m)];
-      return pUs === undefined || mUs === undefined || pUs === 0 ? [] : [{ round, ratio: mUs / pUs, noisy: isNoisy(p!) || isNoisy(m!) }];
-    });
-    const medianPerRound = median(perRound.map((r) => r.ratio));
-    return {
-      tool, ...(plain === undefined || mtls === undefined || plain === 0 ? {} : { ofMedians: mtls / plain }), perRound,
-      ...(medianPerRound === undefined ? {} : { medianPerRound }),
-    };
+    return { tool, ...(plain === undefined || mtls === undefined || plain === 0 ? {} : { ofMedians: mtls / plain }), ...pairedRatios(rows, tool, VARIANTS, sidecarsUsPerReq) };
   });
 }
 
@@ -190,7 +141,7 @@ export const HANDSHAKE_COLUMNS = ['kind', 'round', 'conns/s', 'p50 ms', 'p99 ms'
 export function handshakeCells(rows: readonly HandshakeRow[]): string[][] {
   return rows.map((r) => [
     r.kind, String(r.round), fixed(r.result.perS, 0), fixed(r.result.p50Ms, 2), fixed(r.result.p99Ms, 2),
-    fixed(usPer(r.serverCpuS, r.result.ok), 1), pct(r.serverCpuS, r.durationS), String(r.result.errors), pct(r.otherCpuS, r.durationS),
+    fixed(usPer(r.serverCpuS, r.result.ok), 1), cpuPctText(r.serverCpuS, r.durationS), String(r.result.errors), cpuPctText(r.otherCpuS, r.durationS),
     r.result.protocol === '' ? '-' : `${r.result.protocol} ${r.result.cipher}`,
   ]);
 }

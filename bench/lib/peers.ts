@@ -73,20 +73,25 @@ async function startFromBootstrap(ctx: PeerContext, name: string, command: strin
   return { port: listenerPort, child, adminStats: () => fetchAdminStats(adminPort) };
 }
 
-export async function fetchAdminStats(adminPort: number): Promise<Record<string, number>> {
-  const res = await fetch(`http://127.0.0.1:${adminPort}/stats`, { signal: AbortSignal.timeout(5_000) });
-  return parseAdminStats(await res.text());
+/** The admin's `GET <path>` body (bounded: 5 s). */
+export async function fetchAdminText(adminPort: number, path: string): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${adminPort}${path}`, { signal: AbortSignal.timeout(5_000) });
+  return res.text();
+}
+
+export async function fetchAdminStats(adminPort: number, wanted: RegExp = INTERESTING_STAT): Promise<Record<string, number>> {
+  return parseAdminStats(await fetchAdminText(adminPort, '/stats'), wanted);
 }
 
 /** Counters that tell whether a run was clean: requests, connections, overflows, 5xx, resets, TLS handshakes and failures. */
 const INTERESTING_STAT = /(downstream_rq_total|downstream_rq_[2-5]xx|downstream_cx_total|upstream_rq_total|upstream_cx_total|upstream_rq_[5]xx|overflow|_reset|no_route|retry|ssl\.handshake|ssl\.connection_error|ssl\.fail_verify_\w+)$/;
 
-/** Envoy's `/stats` text ("name: value" per line), numeric counters/gauges that INTERESTING_STAT names. */
-export function parseAdminStats(text: string): Record<string, number> {
+/** Envoy's `/stats` text ("name: value" per line), numeric counters/gauges that `wanted` (INTERESTING_STAT) names. */
+export function parseAdminStats(text: string, wanted: RegExp = INTERESTING_STAT): Record<string, number> {
   const out: Record<string, number> = {};
   for (const line of text.split('\n')) {
     const m = /^([^:\s]+): (\d+)$/.exec(line.trim());
-    if (m?.[1] && m[2] && INTERESTING_STAT.test(m[1])) out[m[1]] = Number(m[2]);
+    if (m?.[1] && m[2] && wanted.test(m[1])) out[m[1]] = Number(m[2]);
   }
   return out;
 }
@@ -98,12 +103,12 @@ export function nodevoyArgs(options: BenchOptions, configPath: string): string[]
   return [...options.nodeFlags, join(REPO, 'bin', 'nodevoy.js'), 'proxy', '-c', configPath, '--concurrency', '1', '--log-level', 'warning'];
 }
 
-/** The fixed-payload upstream (bench/upstream.ts) on the load generator's CPUs. */
-export async function startUpstream(group: ProcessGroup, dir: string, options: BenchOptions): Promise<{ port: number; pid: number }> {
+/** The fixed-payload upstream (bench/upstream.ts) on the load generator's CPUs; `extraArgs` are more of its options. */
+export async function startUpstream(group: ProcessGroup, dir: string, options: BenchOptions, extraArgs: readonly string[] = []): Promise<{ port: number; pid: number }> {
   const port = await freePort();
   const child = group.spawn({
     name: 'upstream', command: node, cpus: options.loadCpus, logFile: join(dir, 'upstream.log'),
-    args: [join(REPO, 'bench', 'upstream.ts'), '--port', String(port), '--payload', String(options.payloadBytes)],
+    args: [join(REPO, 'bench', 'upstream.ts'), '--port', String(port), '--payload', String(options.payloadBytes), ...extraArgs],
   });
   await waitForPort(port, 10_000, child);
   return { port, pid: child.pid };

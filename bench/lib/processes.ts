@@ -1,5 +1,6 @@
 // Starts the benchmark's child processes (pinned to CPUs with taskset), waits for their ports by polling
-// connect, and kills every one of them at the end, on errors and on Ctrl-C. Every wait is bounded.
+// connect, and kills every one of them at the end, on errors and on Ctrl-C. Every wait is bounded. Also the
+// frame of a bench script's main (options, then the body inside that clean-up).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
@@ -7,6 +8,7 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { benchCommand, type BenchOptions } from './args.ts';
 
 export const HAS_TASKSET = spawnSync('taskset', ['--version']).status === 0;
 
@@ -131,6 +133,24 @@ export async function withBenchRun<T>(body: (run: BenchRun) => Promise<T>): Prom
     process.off('SIGTERM', onSignal);
     process.off('exit', onExit);
   }
+}
+
+/**
+ * A bench script's main: the options from `argv` (the usage for --help, every problem for bad arguments: exit 0
+ * or 2), then `body` inside withBenchRun, with a note when processes cannot be pinned. `name` prefixes problems.
+ */
+export async function benchMain(argv: readonly string[], name: string, body: (o: BenchOptions, run: BenchRun) => Promise<number>): Promise<number> {
+  const command = benchCommand(argv, name);
+  if (!('run' in command)) {
+    process.stdout.write(command.stdout);
+    process.stderr.write(command.stderr);
+    return command.exitCode;
+  }
+  const o = command.run;
+  return withBenchRun(async (run) => {
+    if (!HAS_TASKSET) process.stderr.write('bench: taskset not found; processes are NOT pinned to cores and numbers are noisier\n');
+    return body(o, run);
+  });
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {

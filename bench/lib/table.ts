@@ -29,8 +29,14 @@ export function ratio(rows: readonly RunRow[], row: RunRow, baseline: string): s
   return `${(row.load.rps / base.rps).toFixed(2)}x`;
 }
 
-function fixed(n: number | undefined, digits: number): string {
+/** A number with `digits` decimals, `-` when there is none. */
+export function fixed(n: number | undefined, digits: number): string {
   return n === undefined ? '-' : n.toFixed(digits);
+}
+
+/** CPU seconds over a window as a whole % of one core (never below 0). */
+export function cpuPctText(cpuS: number, durationS: number): string {
+  return `${Math.max(0, (cpuS / durationS) * 100).toFixed(0)}%`;
 }
 
 export function tableCells(rows: readonly RunRow[]): string[][] {

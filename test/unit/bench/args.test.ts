@@ -11,7 +11,7 @@ describe('parseBenchArgs', () => {
       options: {
         peers: [...ALL_PEERS], tool: 'both', durationS: 10, warmupS: 3, connections: 50, payloadBytes: 100,
         envoyPath: undefined, nodeFlags: DEFAULT_PROXY_NODE_FLAGS.split(' '), proxyCpus: '0', loadCpus: '1',
-        controlPlane: false, services: 100, mtls: false, rounds: 5, handshakeParallel: 16, help: false,
+        controlPlane: false, services: 100, mtls: false, telemetry: false, rounds: 5, handshakeParallel: 16, help: false,
       },
     });
   });
@@ -35,6 +35,8 @@ describe('parseBenchArgs', () => {
     [['--mtls', '--rounds', '7', '--handshake-parallel', '4'], { mtls: true, rounds: 7, handshakeParallel: 4 }],
     [['--mtls', '--quick'], { mtls: true, rounds: 1, durationS: 2 }],
     [['--mtls', '--handshake-parallel', '0'], { handshakeParallel: 0 }],
+    [['--telemetry', '--rounds', '3'], { telemetry: true, mtls: false, rounds: 3 }],
+    [['--telemetry', '--quick'], { telemetry: true, rounds: 1, durationS: 2, tool: 'autocannon' }],
     [['-h'], { help: true }],
   ])('%j', (argv, expected) => {
     const r = parseBenchArgs(argv);
@@ -61,6 +63,13 @@ describe('parseBenchArgs', () => {
     expect(parseBenchArgs(['--mtls', '--control-plane', '--rounds', '0'])).toEqual({
       ok: false,
       errors: ['--rounds: "0" is not an integer >= 1', '--mtls and --control-plane are separate benchmarks: give one'],
+    });
+  });
+
+  it('refuses --telemetry with another benchmark', () => {
+    expect(parseBenchArgs(['--telemetry', '--mtls'])).toEqual({ ok: false, errors: ['--mtls and --telemetry are separate benchmarks: give one'] });
+    expect(parseBenchArgs(['--control-plane', '--telemetry', '--mtls'])).toEqual({
+      ok: false, errors: ['--mtls and --control-plane and --telemetry are separate benchmarks: give one'],
     });
   });
 

@@ -84,6 +84,13 @@ describe('parseAdminStats', () => {
       'http.outbound.no_route': 0,
     });
   });
+
+  it('keeps what another pattern names instead', () => {
+    const text = 'tracing.zipkin.spans_sent: 12\nhttp.outbound.tracing.random_sampling: 12\ncluster.bench.upstream_cx_total: 52\n';
+    expect(parseAdminStats(text, /^(tracing\.zipkin\.\w+|http\.outbound\.tracing\.\w+)$/)).toEqual({
+      'tracing.zipkin.spans_sent': 12, 'http.outbound.tracing.random_sampling': 12,
+    });
+  });
 });
 
 describe('CPU lists and /proc/stat', () => {
