@@ -5,15 +5,16 @@
 import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { LineCounter, parse as parseYaml, parseAllDocuments, Scalar, type Document } from 'yaml';
 import { z } from 'zod';
 import { formatConfigError, type ConfigError, type ConfigErrorKind } from '../../proxy/common/result.ts';
 import { toConfigErrors } from '../../proxy/config/schema-kit.ts';
 import { istioMessage } from './istio-kit.ts';
+import { MeshConfigSchema } from './mesh-config.ts';
 import {
   LOADED_KINDS, ObjectMetaSchema, classifyKind, type IstioResource, type LoadedKind, type SourceRef,
 } from './resources.ts';
-import { composeDocuments, splitDocuments } from './yaml-stream.ts';
+import { composeDocuments, splitDocuments, type ComposedDocument } from './yaml-stream.ts';
 
 /** The resource a document declares, as far as it could be read. */
 export interface ResourceRef {
@@ -67,6 +68,31 @@ const DOCUMENT_SCHEMAS = Object.fromEntries(Object.entries(LOADED_KINDS).map(([k
     /** Written by the API server (kubectl get -o yaml); not configuration. */
     status: z.unknown().optional(),
   })])) as Record<LoadedKind, z.ZodType<Omit<IstioResource, 'source'>, unknown>>;
+
+/** A YAML text holding one mapping (a ConfigMap's `mesh` key), parsed; `''` is an empty mapping. */
+const yamlMapping = z.string().transform((text, ctx): unknown => {
+  try {
+    return parseYaml(text) ?? {};
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: `YAML: ${(e as Error).message.split('\n')[0]}` });
+    return z.NEVER;
+  }
+});
+
+/** The `istio` ConfigMap of istio-system: `data.mesh` is MeshConfig YAML, read into `spec`. */
+const MESH_CONFIG_MAP_SCHEMA = istioMessage('ConfigMap', {
+  apiVersion: z.string(),
+  kind: z.string(),
+  metadata: ObjectMetaSchema,
+  data: istioMessage('ConfigMap.data (of the istio mesh config)', {
+    mesh: yamlMapping.pipe(MeshConfigSchema).optional(),
+    /** Multi-network settings: not applied (translation warns when it declares networks). */
+    meshNetworks: z.string().optional(),
+  }).default({}),
+  immutable: z.boolean().optional(),
+}).transform(({ apiVersion, kind, metadata, data }) => ({
+  apiVersion, kind, metadata, spec: data.mesh ?? MeshConfigSchema.parse({}), meshNetworks: data.meshNetworks,
+})) as unknown as z.ZodType<Omit<IstioResource, 'source'>, unknown>;
 
 /** Files read from a directory: `*.yaml` and `*.yml`, not recursive, in name order (like `kubectl apply -f DIR`). */
 export const YAML_FILE = /\.ya?ml$/;
@@ -193,7 +219,7 @@ function parseText(file: string, text: string): ParsedText {
     } else {
       const input = doc.toJS() as unknown;
       // null: an empty document (comments only, or a trailing `---`)
-      const parsed = input === null ? undefined : parseDocument(input, source, lineOf);
+      const parsed = input === null ? undefined : parseDocument(input, source, (path) => embeddedMeshLine(doc, lineOf, path) ?? lineOf(path));
       if (parsed?.type === 'resource') resources.push(parsed.resource);
       else if (parsed?.type === 'deferred') deferred.push(parsed.deferred);
       else if (parsed?.type === 'errors') errors.push(...parsed.errors);
@@ -218,10 +244,10 @@ function parseDocument(input: unknown, source: SourceRef, lineOf: (path: readonl
   if (typeof doc['apiVersion'] !== 'string') return error('apiVersion', 'invalid', 'apiVersion is required (a string)');
   if (typeof doc['kind'] !== 'string') return error('kind', 'invalid', 'kind is required (a string)');
   const resource = resourceRef(doc['kind'], doc['metadata']);
-  const cls = classifyKind(doc['apiVersion'], doc['kind']);
+  const cls = classifyKind(doc['apiVersion'], doc['kind'], resource);
   if (cls.type === 'deferred') return { type: 'deferred', deferred: { ...source, apiVersion: doc['apiVersion'], resource, reason: cls.reason } };
   if (cls.type === 'error') return error(cls.field, cls.errorKind, cls.message, resource);
-  const r = DOCUMENT_SCHEMAS[cls.kind].safeParse(doc);
+  const r = (cls.type === 'mesh-config' ? MESH_CONFIG_MAP_SCHEMA : DOCUMENT_SCHEMAS[cls.kind]).safeParse(doc);
   if (r.success) return { type: 'resource', resource: { ...r.data, source } as IstioResource };
   return {
     type: 'errors',
@@ -230,6 +256,20 @@ function parseDocument(input: unknown, source: SourceRef, lineOf: (path: readonl
       return { ...source, line: lineOf(issue.path) ?? source.line, resource, ...e! };
     }),
   };
+}
+
+/**
+ * The line of a path inside the mesh config's `data.mesh` when it is a literal block scalar (`mesh: |`), whose
+ * lines are the embedded YAML's lines one for one; undefined otherwise (the caller falls back to `data.mesh`).
+ */
+function embeddedMeshLine(doc: Document.Parsed, lineOf: ComposedDocument['lineOf'], path: readonly PropertyKey[]): number | undefined {
+  if (path.length <= 2 || path[0] !== 'data' || path[1] !== 'mesh') return undefined;
+  const node = doc.getIn(['data', 'mesh'], true);
+  if (!(node instanceof Scalar) || node.type !== Scalar.BLOCK_LITERAL || typeof node.value !== 'string') return undefined;
+  const header = lineOf(['data', 'mesh']);
+  const inner = composeDocuments(node.value).next();
+  const line = inner.done === true ? undefined : inner.value.lineOf(path.slice(2));
+  return header === undefined || line === undefined ? undefined : header + line;
 }
 
 function resourceRef(kind: string, metadata: unknown): ResourceRef {

@@ -1,13 +1,16 @@
 // The Istio kinds the control plane reads: which apiVersions serve each, the schema of its spec, the
-// parsed resource types handed to translation, and the kinds deliberately left to later issues.
+// parsed resource types handed to translation, and the kinds deliberately left to later issues. Istio's mesh
+// config is one Kubernetes object read too: the `istio` ConfigMap of istio-system (its `mesh` key).
 
 import { z } from 'zod';
 import { AuthorizationPolicySpecSchema, type AuthorizationPolicySpec } from './authorization-policy.ts';
 import { istioMessage, labelsSchema } from './istio-kit.ts';
 import { DestinationRuleSpecSchema, type DestinationRuleSpec } from './destination-rule.ts';
 import { EnvoyFilterSpecSchema, type EnvoyFilterSpec } from './envoy-filter.ts';
+import { MESH_CONFIG_MAP, type MeshConfigSpec } from './mesh-config.ts';
 import { PeerAuthenticationSpecSchema, type PeerAuthenticationSpec } from './peer-authentication.ts';
 import { ServiceEntrySpecSchema, type ServiceEntrySpec } from './service-entry.ts';
+import { TelemetrySpecSchema, type TelemetrySpec } from './telemetry.ts';
 import { VirtualServiceSpecSchema, type VirtualServiceSpec } from './virtual-service.ts';
 import { WorkloadEntrySpecSchema, type WorkloadEntrySpec } from './workload-entry.ts';
 
@@ -15,6 +18,7 @@ const NETWORKING = 'networking.istio.io';
 const NETWORKING_VERSIONS = ['v1alpha3', 'v1beta1', 'v1'];
 const SECURITY = 'security.istio.io';
 const SECURITY_VERSIONS = ['v1beta1', 'v1'];
+const TELEMETRY = 'telemetry.istio.io';
 
 /** Kind → the group/versions that serve it and its spec schema (the same shape in every version). */
 export const LOADED_KINDS = {
@@ -25,6 +29,7 @@ export const LOADED_KINDS = {
   EnvoyFilter: { group: NETWORKING, versions: ['v1alpha3'], spec: EnvoyFilterSpecSchema },
   PeerAuthentication: { group: SECURITY, versions: SECURITY_VERSIONS, spec: PeerAuthenticationSpecSchema },
   AuthorizationPolicy: { group: SECURITY, versions: SECURITY_VERSIONS, spec: AuthorizationPolicySpecSchema },
+  Telemetry: { group: TELEMETRY, versions: ['v1alpha1', 'v1'], spec: TelemetrySpecSchema },
 } as const;
 
 export type LoadedKind = keyof typeof LOADED_KINDS;
@@ -72,15 +77,30 @@ export type WorkloadEntry = ResourceOf<'WorkloadEntry', WorkloadEntrySpec>;
 export type EnvoyFilter = ResourceOf<'EnvoyFilter', EnvoyFilterSpec>;
 export type PeerAuthentication = ResourceOf<'PeerAuthentication', PeerAuthenticationSpec>;
 export type AuthorizationPolicy = ResourceOf<'AuthorizationPolicy', AuthorizationPolicySpec>;
+export type Telemetry = ResourceOf<'Telemetry', TelemetrySpec>;
+
+/**
+ * The `istio` ConfigMap of istio-system: its `data.mesh` (MeshConfig YAML) parsed as `spec`. Errors in the
+ * mesh config are reported at `data.mesh.<field>`.
+ */
+export interface MeshConfigMap {
+  readonly apiVersion: string;
+  readonly kind: 'ConfigMap';
+  readonly metadata: ObjectMeta;
+  readonly spec: MeshConfigSpec;
+  /** The ConfigMap's `meshNetworks` key as written (multi-network settings, not applied). */
+  readonly meshNetworks?: string | undefined;
+  readonly source: SourceRef;
+}
 
 /** A parsed, defaulted resource: what translation consumes. */
-export type IstioResource = VirtualService | DestinationRule | ServiceEntry | WorkloadEntry | EnvoyFilter | PeerAuthentication | AuthorizationPolicy;
+export type IstioResource = VirtualService | DestinationRule | ServiceEntry | WorkloadEntry | EnvoyFilter | PeerAuthentication | AuthorizationPolicy
+  | Telemetry | MeshConfigMap;
 
 const LATER_ISSUE: Readonly<Record<string, string>> = {
   [`${NETWORKING}/Gateway`]: 'Istio ingress/egress gateways come with the gateway issue',
   [`${NETWORKING}/Sidecar`]: 'Sidecar egress scoping comes with a later issue',
   [`${SECURITY}/RequestAuthentication`]: 'JWT authentication comes with a later issue',
-  'telemetry.istio.io/Telemetry': 'telemetry settings come with the observability issue',
 };
 
 const KUBERNETES = 'Kubernetes objects are read by the Kubernetes registry source (a later issue)';
@@ -94,11 +114,13 @@ const UNSUPPORTED_ISTIO: ReadonlySet<string> = new Set([
 
 export type KindClass =
   | { readonly type: 'loaded'; readonly kind: LoadedKind }
+  | { readonly type: 'mesh-config' }
   | { readonly type: 'deferred'; readonly reason: string }
   | { readonly type: 'error'; readonly field: 'apiVersion' | 'kind'; readonly errorKind: 'invalid' | 'not-implemented' | 'unknown-field'; readonly message: string };
 
-/** Decides what to do with a document from its apiVersion and kind. */
-export function classifyKind(apiVersion: string, kind: string): KindClass {
+/** Decides what to do with a document from its apiVersion and kind (and, for a ConfigMap, its namespace and name). */
+export function classifyKind(apiVersion: string, kind: string, ref: { readonly namespace?: string | undefined; readonly name?: string | undefined } = {}): KindClass {
+  if (apiVersion === 'v1' && kind === 'ConfigMap' && ref.name === MESH_CONFIG_MAP.name && ref.namespace === MESH_CONFIG_MAP.namespace) return { type: 'mesh-config' };
   const slash = apiVersion.lastIndexOf('/');
   const group = slash < 0 ? '' : apiVersion.slice(0, slash);
   const version = apiVersion.slice(slash + 1);

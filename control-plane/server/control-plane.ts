@@ -1,5 +1,5 @@
 // `nodevoy control-plane`: the config directory watched into an Istio mesh source, served over xDS REST-JSON
-// with long-poll push and debug pages. Resolves once the first scan is applied and the port is bound.
+// with long-poll push, debug pages and the mesh graph. Resolves once the first scan is applied and the port is bound.
 
 import type { Clock, Random } from '../../proxy/common/clock.ts';
 import { watchIstioDirectory } from './config-watch.ts';
@@ -7,6 +7,7 @@ import type { Translation } from './istio-source.ts';
 import { createIstioMeshSource } from './istio-source.ts';
 import { countSeverities } from './mesh-source.ts';
 import type { CaService } from './ca-service.ts';
+import type { GraphScrapeOptions } from './graph-scraper.ts';
 import type { ServerLogger, XdsServer } from './xds-server.ts';
 import { startXdsServer } from './xds-server.ts';
 
@@ -21,6 +22,8 @@ export interface ControlPlaneOptions<M> {
   readonly debounceMs?: number;
   /** Serve the CA service (`nodevoy control-plane --ca-dir`). */
   readonly caService?: CaService;
+  /** The mesh graph (/graph): scrape options, or false for none; default on, scraping every 5 s. */
+  readonly graph?: GraphScrapeOptions | false;
 }
 
 export interface ControlPlane {
@@ -49,6 +52,7 @@ export async function startControlPlane<M>(options: ControlPlaneOptions<M>): Pro
       ...(options.random === undefined ? {} : { random: options.random }),
       ...(logger === undefined ? {} : { logger }),
       ...(options.caService === undefined ? {} : { caService: options.caService }),
+      ...(options.graph === false ? {} : { graph: options.graph ?? {} }),
     });
     return {
       server,

@@ -1,6 +1,6 @@
 // The control plane's HTTP server (node:http): Envoy's REST-JSON xDS (`POST /v3/discovery:<type>`, 304 when
 // the proxy already has the current version), nodevoy's long-poll push on the same endpoints, per-proxy
-// ACK/NACK bookkeeping, and the debug pages.
+// ACK/NACK bookkeeping, the debug pages, and the mesh graph (/graph, /graph.json) scraped from the proxies it serves.
 
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -15,6 +15,8 @@ import { XDS_TYPES } from '../xds/snapshot.ts';
 import { CERTIFICATES_PATH, type CaService } from './ca-service.ts';
 import { handleDebug, text } from './debug-endpoints.ts';
 import type { DebugContext } from './debug-endpoints.ts';
+import { handleGraph } from './graph-page.ts';
+import { GraphScraper, type GraphScrapeOptions } from './graph-scraper.ts';
 import type { MeshSource } from './mesh-source.ts';
 import { formatMeshError } from './mesh-source.ts';
 import { resourcesToSend, SnapshotCache, type Entry } from './snapshot-cache.ts';
@@ -51,6 +53,8 @@ export interface XdsServerOptions {
   readonly caService?: CaService;
   /** Most proxies tracked and snapshots cached, the least recently heard from evicted first; default 10,000. */
   readonly maxProxies?: number;
+  /** Scrape the connected proxies' Istio metrics and serve the mesh graph; absent = no graph (404). */
+  readonly graph?: GraphScrapeOptions;
 }
 
 export interface XdsServer {
@@ -60,6 +64,8 @@ export interface XdsServer {
   readonly url: string;
   /** Requests currently held by long-poll. */
   heldRequests(): number;
+  /** The mesh graph's scraper, when the server has one (`scrapeNow()` runs a round at once). */
+  readonly graph?: GraphScraper;
   /** Answers held requests (304), closes every connection and stops listening. */
   close(): Promise<void>;
 }
@@ -85,7 +91,12 @@ export async function startXdsServer(options: XdsServerOptions): Promise<XdsServ
    */
   const advertised = { [LONG_POLL_HEADER]: String(maxWaitSeconds), [TRACKS_HELD_HEADER]: '1' };
 
+  const graph = options.graph === undefined ? undefined : new GraphScraper(() => tracker.all(), clock, options.graph, options.logger);
   const unsubscribe = source.onChange(() => waiting.changed());
+  const onClose = (): void => {
+    unsubscribe();
+    graph?.close();
+  };
 
   /** The proxy's snapshot entry, or undefined once a 400 (unusable node) or 500 (build failed) is written. */
   function lookup(res: ServerResponse, kind: XdsKind, request: DiscoveryRequest): Entry | undefined {
@@ -164,12 +175,14 @@ export async function startXdsServer(options: XdsServerOptions): Promise<XdsServ
       if (req.method !== 'POST') return text(res, 405, `${url.pathname} takes POST with a JSON DiscoveryRequest\n`, { allow: 'POST' });
       return discovery(req, res, kind, body);
     }
-    if (req.method === 'GET' && handleDebug(debug, url, res)) return;
+    if (req.method === 'GET' && (handleDebug(debug, url, res) || (graph !== undefined && handleGraph(graph, url, res)))) return;
     text(res, 404, `no such endpoint: ${req.method ?? ''} ${url.pathname}\n`);
   }
 
   const server = createServer((req, res) => readRequestBody(req, res, MAX_REQUEST_BYTES, (body) => route(req, res, body)));
-  const endpoint = await listenXds(server, options.host, options.port, waiting, unsubscribe);
+  const endpoint = await listenXds(server, options.host, options.port, waiting, onClose);
   options.logger?.info(`xDS REST and debug endpoints listening on ${endpoint.url}`);
-  return endpoint;
+  if (graph === undefined) return endpoint;
+  graph.start();
+  return Object.assign(endpoint, { graph });
 }

@@ -1,5 +1,5 @@
 // Reads a proxy's identity from `DiscoveryRequest.node`: Istio's node metadata keys (NAMESPACE,
-// SERVICE_ACCOUNT, LABELS, INSTANCE_IPS) plus nodevoy's APP_PORTS and OUTBOUND_PORT, with the defaults
+// SERVICE_ACCOUNT, LABELS, INSTANCE_IPS, CLUSTER_ID, MESH_ID) plus nodevoy's APP_PORTS and OUTBOUND_PORT, with the defaults
 // docs/mesh.md lists. Every unusable value is an error with its path under `node`.
 
 import { isIP } from 'node:net';
@@ -45,10 +45,12 @@ export function proxyIdentity(node: unknown): Result<ProxyIdentity> {
   const instanceIp = instanceIpOf(meta['INSTANCE_IPS'], fromId?.ip, err);
   const appPorts = appPortsOf(meta['APP_PORTS'], err);
   const outboundPort = portOf(meta['OUTBOUND_PORT'], 'metadata.OUTBOUND_PORT', DEFAULT_OUTBOUND_PORT, true, err);
+  const clusterId = str('CLUSTER_ID', '');
+  const meshId = str('MESH_ID', '');
   if (errors.length > 0) return fail(errors);
   return ok(Object.freeze({
     id: id as string, cluster: cluster as string, namespace, serviceAccount,
-    labels: Object.freeze(labels), instanceIp, appPorts: Object.freeze(appPorts), outboundPort,
+    labels: Object.freeze(labels), instanceIp, appPorts: Object.freeze(appPorts), outboundPort, clusterId, meshId,
   }));
 }
 

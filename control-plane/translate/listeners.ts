@@ -4,12 +4,14 @@
 // Inbound filter chains follow the port's PeerAuthentication mode (STRICT: mTLS only; PERMISSIVE: mTLS and
 // plaintext told apart by tls_inspector; DISABLE: plaintext); their HTTP filters are Istio's peer metadata
 // exchange, the AuthorizationPolicy RBAC filters, Istio's stats, the selected EnvoyFilter local rate limits, then
-// the router (telemetry.ts; MeshOptions.telemetry false leaves Istio's two out).
+// the router (telemetry.ts; MeshOptions.telemetry false leaves Istio's two out). Every HCM gets the tracing
+// and access logs the mesh config and Telemetry resources give its side (observability.ts).
 
 import type { EnvoyResource, ProxyIdentity } from '../xds/snapshot.ts';
 import { authorizationFilters } from './authz.ts';
 import { FAULT_FILTER } from './http-route.ts';
 import type { Mesh, MeshService } from './mesh.ts';
+import { hcmObservability } from './observability.ts';
 import { CONFIG_SOURCE, OUTBOUND_LISTENER_NAME, OUTBOUND_ROUTE_NAME, ROOT_NAMESPACE, inboundClusterName, istioClusterMetadata, labelsMatch } from './names.ts';
 import { DEFAULT_MTLS_MODE, type EffectiveMtlsMode } from './peer-authentication.ts';
 import { telemetryFilters } from './telemetry.ts';
@@ -61,6 +63,7 @@ export function outboundListener(mesh: Mesh, proxy: ProxyIdentity): EnvoyResourc
       filters: hcmFilters({
         stat_prefix: OUTBOUND_ROUTE_NAME,
         rds: { route_config_name: OUTBOUND_ROUTE_NAME, config_source: CONFIG_SOURCE },
+        ...hcmObservability(mesh.observability, proxy, 'CLIENT'),
         http_filters: [...telemetry.first, FAULT, ...telemetry.beforeRouter, ROUTER],
       }),
     }],
@@ -115,6 +118,7 @@ export function inboundResources(mesh: Mesh, proxy: ProxyIdentity): { listeners:
   const telemetry = telemetryFilters(mesh.telemetry, 'INBOUND');
   const filters = [...telemetry.first, ...authorizationFilters(mesh.authorizationPolicies, proxy), ...telemetry.beforeRouter,
     ...rateLimitFilters(mesh, proxy), ROUTER];
+  const observability = hcmObservability(mesh.observability, proxy, 'SERVER');
   const listeners: EnvoyResource[] = [];
   const clusters: EnvoyResource[] = [];
   for (const { port, endpointPort, services } of inboundPorts(mesh, proxy)) {
@@ -135,6 +139,7 @@ export function inboundResources(mesh: Mesh, proxy: ProxyIdentity): { listeners:
           routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster, timeout: '0s' } }],
         }],
       },
+      ...observability,
       http_filters: filters,
     })));
     clusters.push({

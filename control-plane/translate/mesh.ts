@@ -3,7 +3,8 @@
 // analyzers would: hosts claimed twice (errors: the first in load order wins), references to missing hosts,
 // ports and subsets (IST0101, warnings: the resource stays in force) and fields accepted but not applied
 // (warnings). The proxy-independent xDS resources (clusters, endpoints) are built here; the security
-// policies (PeerAuthentication by level, AuthorizationPolicy) are kept for each proxy's inbound listeners.
+// policies (PeerAuthentication by level, AuthorizationPolicy) are kept for each proxy's inbound listeners, and
+// the telemetry settings (mesh config, Telemetry) for each proxy's HCMs (observability.ts).
 
 import { isIP } from 'node:net';
 import { toConfigErrors } from '../../proxy/config/schema-kit.ts';
@@ -18,6 +19,7 @@ import type { EnvoyResource } from '../xds/snapshot.ts';
 import { buildServiceClusters } from './clusters.ts';
 import { DEFAULT_SERVICE_ACCOUNT } from './identity.ts';
 import { DEFAULT_TRUST_DOMAIN, labelsMatch, resolveHost } from './names.ts';
+import { buildObservability, type Observability } from './observability.ts';
 import { PeerAuthentications } from './peer-authentication.ts';
 import { unappliedPolicyFields } from './traffic-policy.ts';
 
@@ -80,6 +82,8 @@ export interface Mesh {
   readonly endpoints: readonly EnvoyResource[];
   /** MeshOptions.telemetry: sidecar HCMs run Istio's peer metadata exchange and stats filters. */
   readonly telemetry: boolean;
+  /** Tracing and access logs: the mesh config and the Telemetry resources, resolved. */
+  readonly observability: Observability;
 }
 
 const MESH_GATEWAY = 'mesh';
@@ -132,6 +136,8 @@ export function translateMesh(resources: readonly IstioResource[], options: Mesh
   const implicitMtls = options.workloadCertificates ?? false;
   const peerAuthentications = new PeerAuthentications(of('PeerAuthentication'), (pa, path, message) => errors.push(warningAt(pa, path, 'invalid', message)));
   const { clusters, endpoints, warnings } = buildServiceClusters(services, destinationRules, { trustDomain, peerAuthentications, autoMtls: implicitMtls });
+  const observability = buildObservability(of('Telemetry'), of('ConfigMap')[0], services, trustDomain,
+    (r, path, kind, message) => errors.push(warningAt(r, path, kind, message)));
   const reported = new Set<string>();
   for (const w of warnings) {
     const e = warningAt(w.service.entry, w.service.entry.spec.workloadSelector === undefined ? 'spec.endpoints' : 'spec.workloadSelector', 'not-implemented', `host "${w.service.host}": ${w.message}`);
@@ -141,7 +147,7 @@ export function translateMesh(resources: readonly IstioResource[], options: Mesh
   return {
     mesh: {
       trustDomain, services, virtualServices, destinationRules, rateLimits, peerAuthentications, implicitMtls,
-      authorizationPolicies: of('AuthorizationPolicy'), clusters, endpoints, telemetry: options.telemetry ?? true,
+      authorizationPolicies: of('AuthorizationPolicy'), clusters, endpoints, telemetry: options.telemetry ?? true, observability,
     },
     errors,
   };

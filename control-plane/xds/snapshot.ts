@@ -40,4 +40,7 @@ export interface ProxyIdentity {
   readonly appPorts: Readonly<Record<string, number>>;
   /** Port of the `virtualOutbound` listener on instanceIp; 0 lets the OS pick one. */
   readonly outboundPort: number;
+  /** Istio's CLUSTER_ID and MESH_ID node metadata ('' when absent): the istio.cluster_id / istio.mesh_id span tags. */
+  readonly clusterId: string;
+  readonly meshId: string;
 }

@@ -216,6 +216,7 @@ async function main(): Promise<void> {
   process.stdout.write(`nodevoy demo mesh is running (Istio config: examples/demo/mesh/)
 
   control plane     http://127.0.0.1:${CONTROL_PLANE_PORT}/debug/syncz   (xDS REST-JSON + long-poll push, CA POST /v1/certificates)
+  mesh graph        http://127.0.0.1:${CONTROL_PLANE_PORT}/graph         (who calls whom: rate, 5xx share and p99 per edge, scraped from each sidecar's :${PROMETHEUS_PORT})
 ${WORKLOADS.map((w) => `  ${w.name.padEnd(16)}  sidecar ${w.ip}:${SERVICE_PORT} (inbound) ${w.ip}:${OUTBOUND_PORT} (outbound)  admin http://${w.ip}:${ADMIN_PORT}  metrics :${PROMETHEUS_PORT}  app 127.0.0.1:${w.appPort}`).join('\n')}
 
 Try:

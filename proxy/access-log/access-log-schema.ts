@@ -11,6 +11,8 @@ export interface AccessLogSpec {
   readonly sink: { readonly kind: 'file'; readonly path: string } | { readonly kind: 'stdout' } | { readonly kind: 'stderr' };
   readonly format: { readonly kind: 'text'; readonly text: string } | { readonly kind: 'json'; readonly json: Record<string, unknown> };
   readonly omitEmptyValues: boolean;
+  /** json_format_options.sort_properties (JSON formats only). */
+  readonly sortProperties: boolean;
 }
 
 export const FILE_ACCESS_LOG_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog';
@@ -39,6 +41,9 @@ function checkJson(json: Record<string, unknown>, ctx: z.RefinementCtx, path: st
   for (const problem of validateJsonFormat(json)) ctx.addIssue({ code: 'custom', path, message: problem });
 }
 
+/** envoy.config.core.v3.JsonFormatOptions. */
+const JsonFormatOptionsSchema = message('envoy.config.core.v3.JsonFormatOptions', { sort_properties: bool.optional() });
+
 /** envoy.config.core.v3.SubstitutionFormatString. */
 const SubstitutionFormatStringSchema = message('envoy.config.core.v3.SubstitutionFormatString', {
   text_format: z.string().optional(),
@@ -47,7 +52,8 @@ const SubstitutionFormatStringSchema = message('envoy.config.core.v3.Substitutio
   omit_empty_values: bool.optional(),
   // Only meaningful for local replies (HTTP Content-Type); an access log line has none.
   content_type: z.string().optional(),
-}, { unimplemented: ['formatters', 'json_format_options'] })
+  json_format_options: JsonFormatOptionsSchema.optional(),
+}, { unimplemented: ['formatters'] })
   .superRefine((f, ctx) => {
     const set = ['text_format', 'text_format_source', 'json_format'].filter((k) => f[k as keyof typeof f] !== undefined);
     if (set.length !== 1) {
@@ -57,14 +63,15 @@ const SubstitutionFormatStringSchema = message('envoy.config.core.v3.Substitutio
     if (f.text_format_source !== undefined) checkText(f.text_format_source, ctx, ['text_format_source']);
     if (f.json_format !== undefined) checkJson(f.json_format, ctx, ['json_format']);
   })
-  .transform((f): { format: Format; omitEmptyValues: boolean } => ({
+  .transform((f): { format: Format; omitEmptyValues: boolean; sortProperties: boolean } => ({
     format: f.json_format !== undefined
       ? { kind: 'json', json: f.json_format }
       : { kind: 'text', text: f.text_format ?? f.text_format_source ?? DEFAULT_FORMAT },
     omitEmptyValues: f.omit_empty_values ?? false,
+    sortProperties: f.json_format_options?.sort_properties ?? false,
   }));
 
-const DEFAULT_LOG_FORMAT = { format: { kind: 'text', text: DEFAULT_FORMAT } as Format, omitEmptyValues: false };
+const DEFAULT_LOG_FORMAT = { format: { kind: 'text', text: DEFAULT_FORMAT } as Format, omitEmptyValues: false, sortProperties: false };
 
 /** envoy.extensions.access_loggers.file.v3.FileAccessLog. */
 const FileAccessLogSchema = message('envoy.extensions.access_loggers.file.v3.FileAccessLog', {
@@ -83,8 +90,8 @@ const FileAccessLogSchema = message('envoy.extensions.access_loggers.file.v3.Fil
   })
   .transform((f): AccessLogSpec => {
     const sink = { kind: 'file', path: f.path } as const;
-    if (f.format !== undefined) return { sink, format: { kind: 'text', text: f.format }, omitEmptyValues: false };
-    if (f.json_format !== undefined) return { sink, format: { kind: 'json', json: f.json_format }, omitEmptyValues: false };
+    if (f.format !== undefined) return { sink, format: { kind: 'text', text: f.format }, omitEmptyValues: false, sortProperties: false };
+    if (f.json_format !== undefined) return { sink, format: { kind: 'json', json: f.json_format }, omitEmptyValues: false, sortProperties: false };
     return { sink, ...(f.log_format ?? DEFAULT_LOG_FORMAT) };
   });
 

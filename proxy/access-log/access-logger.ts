@@ -22,7 +22,7 @@ export interface AccessLoggerDeps {
 }
 
 function formatterFor(spec: AccessLogSpec): Formatter {
-  const opts = { omitEmptyValues: spec.omitEmptyValues };
+  const opts = { omitEmptyValues: spec.omitEmptyValues, sortProperties: spec.sortProperties };
   return spec.format.kind === 'json' ? compileJsonFormatter(spec.format.json, opts) : compileFormatter(spec.format.text, opts);
 }
 

@@ -29,6 +29,8 @@ export const DEFAULT_FORMAT =
 export interface FormatterOptions {
   /** SubstitutionFormatString.omit_empty_values: missing values print '' (text) or are left out (JSON). */
   readonly omitEmptyValues?: boolean;
+  /** json_format_options.sort_properties: JSON keys sorted (nested objects too); else as written. */
+  readonly sortProperties?: boolean;
 }
 
 /** A value an operator produced: null = not available. Objects come from DYNAMIC_METADATA. */
@@ -116,7 +118,9 @@ const FIELDS: Record<string, Reader> = {
   UPSTREAM_HOST: ({ info }) => orNull(info.upstreamHost),
   UPSTREAM_REMOTE_ADDRESS: ({ info }) => orNull(info.upstreamHost),
   UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT: ({ info }) => withoutPort(info.upstreamHost),
-  UPSTREAM_CLUSTER: ({ info }) => orNull(info.upstreamCluster),
+  // Envoy prints the cluster's alt_stat_name when it has one; _RAW always the name (Istio's format uses _RAW).
+  UPSTREAM_CLUSTER: ({ info }) => orNull(info.upstreamClusterObservabilityName || info.upstreamCluster),
+  UPSTREAM_CLUSTER_RAW: ({ info }) => orNull(info.upstreamCluster),
   UPSTREAM_LOCAL_ADDRESS: ({ info }) => orNull(info.upstreamLocalAddress),
   UPSTREAM_TRANSPORT_FAILURE_REASON: ({ info }) => orNull(info.upstreamTransportFailureReason),
   DOWNSTREAM_REMOTE_ADDRESS: ({ info }) => orNull(info.downstreamRemoteAddress),
@@ -260,7 +264,7 @@ type JsonNode =
   | { kind: 'const'; value: number | boolean | null }
   | { kind: 'object'; entries: readonly [string, JsonNode][] };
 
-function compileJsonNode(v: unknown, path: string, problems: string[]): JsonNode {
+function compileJsonNode(v: unknown, path: string, problems: string[], sort = false): JsonNode {
   if (typeof v === 'string') {
     const local: string[] = [];
     const pieces = parse(v, local);
@@ -271,10 +275,9 @@ function compileJsonNode(v: unknown, path: string, problems: string[]): JsonNode
   }
   if (typeof v === 'number' || typeof v === 'boolean' || v === null) return { kind: 'const', value: v };
   if (typeof v === 'object' && !Array.isArray(v)) {
-    return {
-      kind: 'object',
-      entries: Object.entries(v as Record<string, unknown>).map(([k, x]): [string, JsonNode] => [k, compileJsonNode(x, `${path}.${k}`, problems)]),
-    };
+    const entries = Object.entries(v as Record<string, unknown>);
+    if (sort) entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return { kind: 'object', entries: entries.map(([k, x]): [string, JsonNode] => [k, compileJsonNode(x, `${path}.${k}`, problems, sort)]) };
   }
   problems.push(`${path}: json_format values must be strings, numbers, booleans or nested objects`);
   return { kind: 'const', value: null };
@@ -323,7 +326,7 @@ export function validateJsonFormat(format: Record<string, unknown>): string[] {
 /** Compiles a json_format dictionary: one JSON object per line. Throws FormatError listing every problem. */
 export function compileJsonFormatter(format: Record<string, unknown>, opts: FormatterOptions = {}): Formatter {
   const problems: string[] = [];
-  const root = compileJsonNode(format, 'json_format', problems);
+  const root = compileJsonNode(format, 'json_format', problems, opts.sortProperties ?? false);
   if (problems.length > 0) throw new FormatError(problems);
   const omit = opts.omitEmptyValues ?? false;
   const isStatic = !hasOperator(root);

@@ -37,6 +37,10 @@ function upstreamReset(code: string, reason: UpstreamResetReason, text: string, 
   };
 }
 
+function upstreamTimeout(code: string, details: string): Failure {
+  return { code, source: 'upstream', flag: ResponseFlag.UpstreamRequestTimeout, status: 504, body: 'upstream request timeout', details };
+}
+
 export const Failures = {
   noRoute: { code: 'no_route', source: 'downstream', flag: ResponseFlag.NoRouteFound, status: 404, body: '', details: 'route_not_found' },
   noCluster: { code: 'no_cluster', source: 'internal', flag: ResponseFlag.NoClusterFound, status: 503, body: '', details: 'cluster_not_found' },
@@ -45,7 +49,10 @@ export const Failures = {
   remoteReset: upstreamReset('upstream_remote_reset', 'remote_reset', 'remote reset', ResponseFlag.UpstreamRemoteReset),
   connectionTermination: upstreamReset('upstream_connection_termination', 'connection_termination', 'connection termination', ResponseFlag.UpstreamConnectionTermination),
   overflow: upstreamReset('upstream_overflow', 'overflow', 'overflow', ResponseFlag.UpstreamOverflow, { 'x-envoy-overloaded': 'true' }),
-  upstreamTimeout: { code: 'upstream_timeout', source: 'upstream', flag: ResponseFlag.UpstreamRequestTimeout, status: 504, body: 'upstream request timeout', details: 'upstream_response_timeout' },
+  // The route timeout, and a last try's per_try_timeout / per_try_idle_timeout (Envoy's onUpstreamTimeoutAbort details).
+  upstreamTimeout: upstreamTimeout('upstream_timeout', 'response_timeout'),
+  perTryTimeout: upstreamTimeout('upstream_per_try_timeout', 'upstream_per_try_timeout'),
+  perTryIdleTimeout: upstreamTimeout('upstream_per_try_idle_timeout', 'upstream_per_try_idle_timeout'),
   upstreamProtocolError: { code: 'upstream_protocol_error', source: 'upstream', flag: ResponseFlag.UpstreamProtocolError, status: 503, body: 'upstream connect error or disconnect/reset before headers. reset reason: protocol error', details: 'upstream_reset_before_response_started{protocol_error}' },
   streamIdleTimeout: { code: 'stream_idle_timeout', source: 'downstream', flag: ResponseFlag.StreamIdleTimeout, status: 408, body: 'stream timeout', details: 'stream_idle_timeout' },
   requestTimeout: { code: 'request_timeout', source: 'downstream', flag: 0, status: 408, body: 'request timeout', details: 'request_overall_timeout' },

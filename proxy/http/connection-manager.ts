@@ -4,6 +4,7 @@
 // stream idle and request timeouts, records http.<stat_prefix>.* stats and writes access logs.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Clock, Random, TimerHandle } from '../common/clock.ts';
 import { Failures, type Failure } from '../common/error-catalogue.ts';
 import { ResponseFlag } from '../common/response-flags.ts';
@@ -141,6 +142,35 @@ export class ConnectionManager {
   /** @internal a filter or access logger threw outside a stream's reply path: log, keep serving. */
   onFilterError(err: unknown): void {
     this.deps.onError?.(err);
+  }
+
+  /**
+   * Access-logs a request the HTTP/1 codec refused before it became a stream (malformed → 400, oversized head →
+   * 431, head timeout → 408): Envoy's stream exists from the first byte, so its local reply is logged like any
+   * other, with the failure's flag and details and no request headers (`"- - HTTP/1.1" 400 DPE http1.codec_error`).
+   */
+  logCodecError(socket: Socket, failure: Failure): void {
+    const loggers = this.config.accessLoggers;
+    if (loggers.length === 0) return;
+    const clock = this.deps.clock;
+    const info = newStreamInfo(clock.now(), clock.monotonicMs());
+    info.responseCode = failure.status;
+    info.responseFlags = failure.flag;
+    info.responseCodeDetails = failure.details;
+    info.downstreamDirectRemoteAddress = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`;
+    info.downstreamRemoteAddress = info.downstreamDirectRemoteAddress;
+    info.downstreamLocalAddress = `${socket.localAddress ?? ''}:${socket.localPort ?? 0}`;
+    const tls = downstreamTlsInfo(socket);
+    if (tls) info.requestedServerName = tls.sni;
+    info.streamEnd = info.startMonotonic;
+    const ctx = { request: null, response: { status: failure.status, headers: {} }, info };
+    for (const logger of loggers) {
+      try {
+        logger.log(ctx);
+      } catch (err) {
+        this.onFilterError(err);
+      }
+    }
   }
 }
 

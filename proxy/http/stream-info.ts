@@ -28,7 +28,10 @@ export interface StreamInfo {
   routeName: string;
   /** `ip:port` of the chosen upstream host. */
   upstreamHost: string;
+  /** The cluster's name (%UPSTREAM_CLUSTER_RAW%). */
   upstreamCluster: string;
+  /** Its observability name: alt_stat_name, else the name (%UPSTREAM_CLUSTER%); '' until a cluster is chosen. */
+  upstreamClusterObservabilityName: string;
   upstreamLocalAddress: string;
   upstreamTransportFailureReason: string;
   /** The trusted client address after XFF processing, `ip:port` (%DOWNSTREAM_REMOTE_ADDRESS%). */
@@ -77,8 +80,8 @@ export interface SslConnectionInfo {
 export function newStreamInfo(startTime: number, startMonotonic: number): StreamInfo {
   return {
     startTime, startMonotonic, protocol: 'HTTP/1.1', responseCode: 0, responseFlags: 0, responseCodeDetails: '',
-    bytesReceived: 0, bytesSent: 0, routeName: '', upstreamHost: '', upstreamCluster: '', upstreamLocalAddress: '',
-    upstreamTransportFailureReason: '', downstreamRemoteAddress: '', downstreamDirectRemoteAddress: '',
+    bytesReceived: 0, bytesSent: 0, routeName: '', upstreamHost: '', upstreamCluster: '', upstreamClusterObservabilityName: '',
+    upstreamLocalAddress: '', upstreamTransportFailureReason: '', downstreamRemoteAddress: '', downstreamDirectRemoteAddress: '',
     downstreamLocalAddress: '', requestedServerName: '', connectionTerminationDetails: '', dynamicMetadata: new Map(),
     // Declared up front so every StreamInfo has one shape (the filters that set them run on most streams).
     downstreamLocalSsl: undefined, upstreamHostDescription: undefined, downstreamPeer: undefined, upstreamPeer: undefined,

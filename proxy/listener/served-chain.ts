@@ -1,7 +1,8 @@
 // One filter chain of a bound listener: its transport (TLS handshake and peer verification, or plaintext)
 // and its node:http server feeding the chain's HTTP connection manager. The Listener accepts and picks the
 // chain; the connection is handed here. Owns the chain's http.<stat_prefix>.downstream_cx_* accounting and
-// codec errors (malformed HTTP → 400, oversized headers → 431, headers timeout → 408, then close).
+// codec errors (malformed HTTP → 400, oversized headers → 431, headers timeout → 408, then close; access-logged
+// by the connection manager).
 
 import { createServer, STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
@@ -232,6 +233,7 @@ export class ServedChain {
     const failure = err.code === 'HPE_HEADER_OVERFLOW' ? Failures.headersTooLarge
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? Failures.requestHeadersTimeout : Failures.malformedRequest;
     socket.end(`HTTP/1.1 ${failure.status} ${STATUS_CODES[failure.status]}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+    this.current.logCodecError(socket, failure);
   }
 }
 

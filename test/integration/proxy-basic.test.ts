@@ -2,10 +2,9 @@
 // flags, headers the HCM and router add, stats, and the route timeout driven by a fake clock.
 
 import { describe, expect, it } from 'vitest';
-import { connect } from 'node:net';
 import type { Server } from '../../proxy/server/server.ts';
 import { FakeClock } from '../support/fake-clock.ts';
-import { bootstrapYaml, send, staticCluster } from '../support/proxy.ts';
+import { bootstrapYaml, send, sendRaw, staticCluster } from '../support/proxy.ts';
 import { closedPort } from '../support/upstream.ts';
 import { testScope } from '../support/scope.ts';
 
@@ -142,20 +141,10 @@ describe('local replies', () => {
 });
 
 describe('bad input', () => {
-  function raw(port: number, data: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const sock = connect(port, '127.0.0.1', () => sock.write(data));
-      let out = '';
-      sock.on('data', (c) => { out += c.toString(); });
-      sock.on('close', () => resolve(out));
-      sock.on('error', reject);
-    });
-  }
-
   it('malformed HTTP gets 400 and the connection closes', async () => {
     const up = await upstream('web');
     const s = await proxy(bootstrapYaml({ routes: '- match: { prefix: / }\n  route: { cluster: web }', clusters: staticCluster('web', [up.port]) }));
-    const out = await raw(s.listenerPort('main'), 'GET / HTTP/1.1\r\nHost: a\r\nBroken header line\r\n\r\n');
+    const out = await sendRaw(s.listenerPort('main'), 'GET / HTTP/1.1\r\nHost: a\r\nBroken header line\r\n\r\n');
     expect(out).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
     expect(out).toContain('connection: close');
   });
@@ -163,7 +152,7 @@ describe('bad input', () => {
   it('headers over max_request_headers_kb get 431', async () => {
     const up = await upstream('web');
     const s = await proxy(bootstrapYaml({ hcmExtra: 'max_request_headers_kb: 1', routes: '- match: { prefix: / }\n  route: { cluster: web }', clusters: staticCluster('web', [up.port]) }));
-    const out = await raw(s.listenerPort('main'), `GET / HTTP/1.1\r\nHost: a\r\nx-big: ${'a'.repeat(2000)}\r\n\r\n`);
+    const out = await sendRaw(s.listenerPort('main'), `GET / HTTP/1.1\r\nHost: a\r\nx-big: ${'a'.repeat(2000)}\r\n\r\n`);
     expect(out).toMatch(/^HTTP\/1\.1 431 /);
     expect(up.received).toHaveLength(0);
   });

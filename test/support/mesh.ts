@@ -12,6 +12,7 @@ import { generateTokenSecret, issueBootstrapToken } from '../../certs/bootstrap-
 import { createCa, type CertificateAuthority } from '../../certs/ca.ts';
 import { createCaService } from '../../control-plane/server/ca-service.ts';
 import { startControlPlane, type ControlPlane } from '../../control-plane/server/control-plane.ts';
+import type { GraphScrapeOptions } from '../../control-plane/server/graph-scraper.ts';
 import { ISTIO_TRANSLATION, istioTranslation } from '../../control-plane/server/istio-source.ts';
 import { realClock, type Clock } from '../../proxy/common/clock.ts';
 import type { Server } from '../../proxy/server/server.ts';
@@ -53,7 +54,17 @@ export interface MeshOptions {
   readonly sidecarClock?: Clock;
   /** Istio's telemetry filters in the sidecars (MeshOptions.telemetry, default true). */
   readonly telemetry?: boolean;
+  /**
+   * The control plane's mesh graph scrape options. Given, each sidecar's admin listens on <workload ip>:15000
+   * (as in the demo) and its node metadata says STATS_PORT: 15000, so the control plane scrapes the admin's
+   * /stats/prometheus; absent, admins stay on 127.0.0.1:0, and the control plane's default scrapes of
+   * <workload ip>:15090 find nothing (the graph shows the proxies stale).
+   */
+  readonly graph?: GraphScrapeOptions;
 }
+
+/** The sidecars' admin port on their workload address when the mesh graph scrapes them (MeshOptions.graph). */
+export const GRAPH_ADMIN_PORT = 15000;
 
 /** The mesh's CA: the control plane signs with it; tests use it to make their own (attacker or client) certificates. */
 export interface MeshCa {
@@ -95,7 +106,7 @@ spec:
 /** A sidecar bootstrap as docs/mesh.md describes it: REST LDS/CDS from xds_cluster, node metadata naming the workload. */
 export function sidecarBootstrap(
   w: { spec: WorkloadSpec; ip: string; app: TestUpstream }, controlPlanePort: number, initialFetchTimeout = '5s', servicePort = SERVICE_PORT,
-  certDir?: string,
+  certDir?: string, statsOnWorkloadIp = false,
 ): string {
   const ns = namespaceOf(w.spec);
   // The workload agent writes CERT_DIR from the control plane's CA; the `default` and `ROOTCA` secrets watch it.
@@ -114,9 +125,10 @@ export function sidecarBootstrap(
         NAME: w.spec.name, WORKLOAD_NAME: w.spec.name, CLUSTER_ID: 'Kubernetes',
         NAMESPACE: ns, SERVICE_ACCOUNT: w.spec.app, LABELS: { app: w.spec.app, version: w.spec.version },
         INSTANCE_IPS: w.ip, APP_PORTS: { [servicePort]: w.app.port }, OUTBOUND_PORT: 0, ...agent,
+        ...(statsOnWorkloadIp ? { STATS_PORT: GRAPH_ADMIN_PORT } : {}),
       },
     },
-    admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
+    admin: { address: { socket_address: statsOnWorkloadIp ? { address: w.ip, port_value: GRAPH_ADMIN_PORT } : { address: '127.0.0.1', port_value: 0 } } },
     dynamic_resources: { lds_config: source, cds_config: source },
     static_resources: {
       secrets,
@@ -145,9 +157,12 @@ export class TestMesh {
   /** The control plane's CA (undefined with workloadCertificates: false). */
   readonly ca: MeshCa | undefined;
   private readonly certsDir: string;
+  /** Admins listen on the workload addresses (MeshOptions.graph). */
+  private readonly adminOnWorkloadIp: boolean;
 
-  private constructor(dir: string, certsDir: string, controlPlane: ControlPlane, workloads: ReadonlyMap<string, RunningWorkload>, ca: MeshCa | undefined) {
+  private constructor(dir: string, certsDir: string, controlPlane: ControlPlane, workloads: ReadonlyMap<string, RunningWorkload>, ca: MeshCa | undefined, adminOnWorkloadIp: boolean) {
     this.dir = dir;
+    this.adminOnWorkloadIp = adminOnWorkloadIp;
     this.certsDir = certsDir;
     this.controlPlane = controlPlane;
     this.workloads = workloads;
@@ -177,19 +192,21 @@ export class TestMesh {
           ? { translation: options.telemetry === undefined ? ISTIO_TRANSLATION : istioTranslation({ telemetry: options.telemetry }) }
           : { translation: istioTranslation({ workloadCertificates: true, ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry }) }),
             caService: createCaService({ ...meshCa, clock: realClock }) }),
+        ...(options.graph === undefined ? {} : { graph: options.graph }),
       });
+      const graph = options.graph !== undefined;
       const cpPort = controlPlane.server.port;
       const clock = options.sidecarClock === undefined ? {} : { clock: options.sidecarClock };
       await Promise.all([...running.values()].map(async (w) => {
         if (meshCa === undefined) {
-          w.sidecar = await startProxy(sidecarBootstrap(w, cpPort, '5s', port), clock);
+          w.sidecar = await startProxy(sidecarBootstrap(w, cpPort, '5s', port, undefined, graph), clock);
           return;
         }
         const identity = { trustDomain: 'cluster.local', namespace: namespaceOf(w.spec), serviceAccount: w.spec.app };
         const caToken = issueBootstrapToken(identity, meshCa.tokenSecret, realClock);
-        w.sidecar = await startProxy(sidecarBootstrap(w, cpPort, '5s', port, join(certsDir, w.spec.name)), { caToken, ...clock });
+        w.sidecar = await startProxy(sidecarBootstrap(w, cpPort, '5s', port, join(certsDir, w.spec.name), graph), { caToken, ...clock });
       }));
-      return new TestMesh(dir, certsDir, controlPlane, running, meshCa);
+      return new TestMesh(dir, certsDir, controlPlane, running, meshCa, graph);
     } catch (e) {
       await Promise.all([...running.values()].map(async (w) => { await w.sidecar?.close(); await w.app.close(); }));
       await controlPlane?.close();
@@ -213,9 +230,10 @@ export class TestMesh {
 
   /** A GET of workload `name`'s sidecar admin interface (`/clusters`, `/config_dump`, `/stats?filter=…`). */
   async admin(name: string, path: string): Promise<SimpleResponse> {
-    const port = this.workload(name).sidecar.adminPort;
+    const w = this.workload(name);
+    const port = w.sidecar.adminPort;
     if (port === undefined) throw new Error(`${name}'s sidecar has no admin listener`);
-    return send(port, path);
+    return send(port, path, this.adminOnWorkloadIp ? { host: w.ip } : {});
   }
 
   /** The value of one stat of workload `name`'s sidecar (Envoy's flat name), or undefined if it does not exist. */

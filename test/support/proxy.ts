@@ -2,6 +2,7 @@
 // admin ports on 0 unless the YAML says otherwise, and helpers to send requests to it.
 
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { parseConfigText } from '../../proxy/config/load.ts';
 import { validateBootstrap } from '../../proxy/config/bootstrap.ts';
 import { formatConfigError } from '../../proxy/common/result.ts';
@@ -33,6 +34,17 @@ export function send(port: number, path: string, init: { method?: string; header
     });
     req.on('error', reject);
     req.end(init.body);
+  });
+}
+
+/** Writes `data` on a fresh connection; resolves with everything read until the proxy closes it (codec errors). */
+export function sendRaw(port: number, data: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1', () => sock.write(data));
+    let out = '';
+    sock.on('data', (c: Buffer) => { out += c.toString(); });
+    sock.on('close', () => resolve(out));
+    sock.on('error', reject);
   });
 }
 

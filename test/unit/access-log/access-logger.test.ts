@@ -30,7 +30,7 @@ describe('AccessLogSchema', () => {
       typed_config: { '@type': FILE_ACCESS_LOG_TYPE, path: '/tmp/a.log', log_format: { text_format_source: { inline_string: '%RESPONSE_CODE%\n' } } },
     });
     expect(r.ok).toBe(true);
-    if (r.ok) expect(accessLogSpec(r.value)).toEqual({ sink: { kind: 'file', path: '/tmp/a.log' }, format: { kind: 'text', text: '%RESPONSE_CODE%\n' }, omitEmptyValues: false });
+    if (r.ok) expect(accessLogSpec(r.value)).toEqual({ sink: { kind: 'file', path: '/tmp/a.log' }, format: { kind: 'text', text: '%RESPONSE_CODE%\n' }, omitEmptyValues: false, sortProperties: false });
   });
 
   it('defaults to Envoy\'s format and accepts the deprecated format / json_format fields', () => {
@@ -50,7 +50,15 @@ describe('AccessLogSchema', () => {
   it('parses stdout with a json log_format', () => {
     const r = parse({ typed_config: { '@type': STDOUT_ACCESS_LOG_TYPE, log_format: { json_format: { code: '%RESPONSE_CODE%' }, omit_empty_values: true } } });
     expect(r.ok).toBe(true);
-    if (r.ok) expect(accessLogSpec(r.value)).toEqual({ sink: { kind: 'stdout' }, format: { kind: 'json', json: { code: '%RESPONSE_CODE%' } }, omitEmptyValues: true });
+    if (r.ok) expect(accessLogSpec(r.value)).toEqual({ sink: { kind: 'stdout' }, format: { kind: 'json', json: { code: '%RESPONSE_CODE%' } }, omitEmptyValues: true, sortProperties: false });
+  });
+
+  it('reads json_format_options.sort_properties (Istio writes false)', () => {
+    for (const sort of [true, false]) {
+      const r = parse({ typed_config: { '@type': FILE_ACCESS_LOG_TYPE, path: '/p', log_format: { json_format: { b: '%PROTOCOL%', a: '%RESPONSE_CODE%' }, json_format_options: { sort_properties: sort } } } });
+      expect(r.ok).toBe(true);
+      if (r.ok) expect(accessLogSpec(r.value).sortProperties).toBe(sort);
+    }
   });
 
   const errors: [string, unknown, { path: string; kind: string; message: RegExp }][] = [

@@ -18,7 +18,8 @@ function fullContext(): FormatContext {
     protocol: 'HTTP/2', responseCode: 204, responseFlags: ResponseFlag.UpstreamConnectionFailure | ResponseFlag.UpstreamRetryLimitExceeded,
     responseCodeDetails: 'via_upstream', bytesReceived: 154, bytesSent: 7,
     lastDownstreamRxByteReceived: 1010.7, firstUpstreamRxByteReceived: 1200.2, lastDownstreamTxByteSent: 1226.9,
-    routeName: 'default', upstreamHost: '10.0.2.1:80', upstreamCluster: 'locations', upstreamLocalAddress: '10.0.0.5:41000',
+    routeName: 'default', upstreamHost: '10.0.2.1:80', upstreamCluster: 'locations', upstreamClusterObservabilityName: 'locations-v2',
+    upstreamLocalAddress: '10.0.0.5:41000',
     upstreamTransportFailureReason: 'TLS error', downstreamRemoteAddress: '10.0.35.28:5555',
     downstreamDirectRemoteAddress: '10.0.35.1:6666', downstreamLocalAddress: '[::1]:10000', requestedServerName: 'api.example.com',
     connectionTerminationDetails: 'rbac_access_denied',
@@ -72,7 +73,9 @@ describe('compileFormatter operators', () => {
     ['%RESPONSE_TX_DURATION%', '26', '-'],
     ['%UPSTREAM_HOST%', '10.0.2.1:80', '-'],
     ['%UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%', '10.0.2.1', '-'],
-    ['%UPSTREAM_CLUSTER%', 'locations', '-'],
+    // The cluster's observability name (alt_stat_name), and its name.
+    ['%UPSTREAM_CLUSTER%', 'locations-v2', '-'],
+    ['%UPSTREAM_CLUSTER_RAW%', 'locations', '-'],
     ['%UPSTREAM_LOCAL_ADDRESS%', '10.0.0.5:41000', '-'],
     ['%UPSTREAM_TRANSPORT_FAILURE_REASON%', 'TLS error', '-'],
     ['%DOWNSTREAM_REMOTE_ADDRESS%', '10.0.35.28:5555', '-'],
@@ -188,6 +191,12 @@ describe('compileJsonFormatter', () => {
     expect(out).not.toHaveProperty('method');
     expect(out).not.toHaveProperty('missing');
     expect(out.code).toBe(0);
+  });
+
+  it('sort_properties writes the keys sorted, nested objects included; by default they keep their order', () => {
+    const unsorted = { b: '%RESPONSE_CODE%', a: { y: 1, x: 2 } };
+    expect(compileJsonFormatter(unsorted).format(fullContext())).toBe('{"b":204,"a":{"y":1,"x":2}}\n');
+    expect(compileJsonFormatter(unsorted, { sortProperties: true }).format(fullContext())).toBe('{"a":{"x":2,"y":1},"b":204}\n');
   });
 
   it('validates nested values with their key path', () => {

@@ -199,7 +199,7 @@ spec:
   it.each([
     ['apiVersion: v1\nkind: Service\nmetadata: {name: s}', 'deferred', /^kind Service is handled by a later issue: Kubernetes objects/],
     ['apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: s}', 'deferred', /^kind RequestAuthentication is handled by a later issue/],
-    ['apiVersion: networking.istio.io/v1\nkind: VirtualServce\nmetadata: {name: s}', 'unknown-field', /^unknown kind VirtualServce \(apiVersion networking.istio.io\/v1\): nodevoy reads VirtualService, DestinationRule, ServiceEntry, WorkloadEntry, EnvoyFilter, PeerAuthentication, AuthorizationPolicy$/],
+    ['apiVersion: networking.istio.io/v1\nkind: VirtualServce\nmetadata: {name: s}', 'unknown-field', /^unknown kind VirtualServce \(apiVersion networking.istio.io\/v1\): nodevoy reads VirtualService, DestinationRule, ServiceEntry, WorkloadEntry, EnvoyFilter, PeerAuthentication, AuthorizationPolicy, Telemetry$/],
     ['apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: s}', 'unknown-field', /^unknown kind Widget/],
     ['apiVersion: networking.istio.io/v1\nkind: WorkloadGroup\nmetadata: {name: s}', 'not-implemented', /WorkloadGroup is valid Istio config but nodevoy does not implement it$/],
     ['apiVersion: networking.istio.io/v1\nkind: EnvoyFilter\nmetadata: {name: s}', 'invalid', /^EnvoyFilter is served as networking.istio.io\/v1alpha3, not networking.istio.io\/v1$/],

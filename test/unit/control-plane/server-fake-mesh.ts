@@ -37,7 +37,7 @@ export class FakeMesh implements MeshSource {
     if (typeof namespace !== 'string') return fail<ProxyIdentity>([{ path: 'node.metadata.NAMESPACE', kind: 'invalid', message: 'must be a string' }]);
     return ok<ProxyIdentity>({
       id: String(node['id']), cluster: String(node['cluster'] ?? ''), namespace, serviceAccount: 'default', labels: {},
-      instanceIp: '127.0.0.1', appPorts: {}, outboundPort: 15001,
+      instanceIp: '127.0.0.1', appPorts: {}, outboundPort: 15001, clusterId: '', meshId: '',
     });
   }
 

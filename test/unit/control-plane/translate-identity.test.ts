@@ -7,13 +7,16 @@ import { proxyIdentity } from '../../../control-plane/translate/index.ts';
 describe('proxyIdentity', () => {
   it('applies the defaults', () => {
     expect(proxyIdentity({ id: 'p1' })).toEqual({ ok: true, value: {
-      id: 'p1', cluster: '', namespace: 'default', serviceAccount: 'default', labels: {}, instanceIp: '127.0.0.1', appPorts: {}, outboundPort: 15001 } });
+      id: 'p1', cluster: '', namespace: 'default', serviceAccount: 'default', labels: {}, instanceIp: '127.0.0.1', appPorts: {}, outboundPort: 15001,
+      clusterId: '', meshId: '' } });
   });
 
   it.each<[string, Record<string, unknown>, Record<string, unknown>]>([
     ['reads every key', { id: 'p', cluster: 'reviews.default', metadata: {
-      NAMESPACE: 'prod', SERVICE_ACCOUNT: 'sa', LABELS: { app: 'a' }, INSTANCE_IPS: '10.0.0.5,fd00::5', APP_PORTS: { 9080: 19080 }, OUTBOUND_PORT: '0' } },
-    { cluster: 'reviews.default', namespace: 'prod', serviceAccount: 'sa', labels: { app: 'a' }, instanceIp: '10.0.0.5', appPorts: { 9080: 19080 }, outboundPort: 0 }],
+      NAMESPACE: 'prod', SERVICE_ACCOUNT: 'sa', LABELS: { app: 'a' }, INSTANCE_IPS: '10.0.0.5,fd00::5', APP_PORTS: { 9080: 19080 }, OUTBOUND_PORT: '0',
+      CLUSTER_ID: 'Kubernetes', MESH_ID: 'mesh1' } },
+    { cluster: 'reviews.default', namespace: 'prod', serviceAccount: 'sa', labels: { app: 'a' }, instanceIp: '10.0.0.5', appPorts: { 9080: 19080 }, outboundPort: 0,
+      clusterId: 'Kubernetes', meshId: 'mesh1' }],
     ['LABELS and APP_PORTS as JSON strings', { id: 'p', metadata: { LABELS: '{"app":"a","version":"v2"}', APP_PORTS: '{"9080":"19080"}' } },
       { labels: { app: 'a', version: 'v2' }, appPorts: { 9080: 19080 } }],
     ['INSTANCE_IPS as a list', { id: 'p', metadata: { INSTANCE_IPS: ['10.0.0.7'] } }, { instanceIp: '10.0.0.7' }],

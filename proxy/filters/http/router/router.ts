@@ -65,6 +65,9 @@ export interface RouterDeps {
 
 const NO_LB_CONTEXT: LoadBalancerContext = Object.freeze({});
 
+/** %RESPONSE_CODE_DETAILS% of a response the upstream sent (Envoy's ResponseCodeDetails::ViaUpstream). */
+const VIA_UPSTREAM = 'via_upstream';
+
 /** Envoy's reset body once a retry happened: "... before headers. retried and the latest reset reason: ...". */
 function retriedBody(body: string): string {
   return body.replace('before headers. reset reason: ', 'before headers. retried and the latest reset reason: ');
@@ -159,6 +162,7 @@ export class Router implements HttpFilter, UpstreamCallbacks {
       return;
     }
     cb.info.upstreamCluster = cluster.name;
+    cb.info.upstreamClusterObservabilityName = cluster.observabilityName ?? cluster.name;
     this.cluster = cluster;
     this.request = request;
     this.attemptCount = 1;
@@ -346,7 +350,7 @@ export class Router implements HttpFilter, UpstreamCallbacks {
     // Envoy treats a per-try timeout as a local reset: retried by 5xx, gateway-error and reset.
     if (this.maybeRetry(this.retry?.wouldRetryReset('local_reset', upstream.started))) return;
     this.chargeAbort(504);
-    this.fail(Failures.upstreamTimeout);
+    this.fail(idle ? Failures.perTryIdleTimeout : Failures.perTryTimeout);
   }
 
   private onRouteTimeout(): void {
@@ -477,10 +481,12 @@ export class Router implements HttpFilter, UpstreamCallbacks {
     this.perTryTimer = null;
     if (this.deps.config.dynamicStats) cluster.stats.recordResponseCode(response.status);
     cb.info.firstUpstreamRxByteReceived = upstream.headersAtMs;
+    cb.info.upstreamLocalAddress = upstream.localAddress;
     if (!this.deps.config.suppressEnvoyHeaders) {
       response.headers['x-envoy-upstream-service-time'] = String(Math.round(upstream.headersAtMs - upstream.startMs));
     }
     cb.info.responseCode = response.status; // response formatters (%RESPONSE_CODE%) read it
+    cb.info.responseCodeDetails = VIA_UPSTREAM;
     this.finalizeResponseHeaders(response.headers);
     const wrote = cb.encoder.encodeHeaders(response, endStream);
     if (wrote instanceof Promise) wrote.catch(() => this.cb.encoder.resetStream());
@@ -503,6 +509,7 @@ export class Router implements HttpFilter, UpstreamCallbacks {
 
   onUpstreamFailure(failure: Failure, reason: ResetReason, transportFailureReason: string, started: boolean, headersReceived: boolean): void {
     this.cb.info.upstreamTransportFailureReason = transportFailureReason;
+    if (this.upstream !== null && this.upstream.localAddress !== '') this.cb.info.upstreamLocalAddress = this.upstream.localAddress;
     if (headersReceived || this.cb.encoder.headersSent) {
       this.upstream = null;
       this.resetAfterResponseStarted(failure.flag);

@@ -3,6 +3,8 @@
 // up and the response down with backpressure, records cluster, host and outlier-detection results, and
 // reports how the attempt ended so the router can decide what the client sees (or retry).
 
+import { subscribe } from 'node:diagnostics_channel';
+import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../../../common/clock.ts';
 import { Failures, type Failure } from '../../../common/error-catalogue.ts';
@@ -58,6 +60,30 @@ export function classifyUpstreamError(err: Error & { code?: string }): Failure {
   }
 }
 
+/**
+ * The attempt undici is starting to write: it calls the handler's onRequestStart and then, synchronously on
+ * the same connection, publishes `undici:client:sendHeaders` with that connection's socket. That is the only
+ * place undici shows which connection a request went out on, so the socket's local address — Envoy's
+ * %UPSTREAM_LOCAL_ADDRESS% — is taken from there. Cleared once used; an attempt aborted in between is
+ * overwritten by the next one's onRequestStart.
+ */
+let starting: UpstreamRequest | null = null;
+/** `ip:port` per connection, formatted once: a keep-alive connection serves many requests. */
+const localAddresses = new WeakMap<Socket, string>();
+subscribe('undici:client:sendHeaders', (message) => {
+  const attempt = starting;
+  if (attempt === null) return;
+  starting = null;
+  const socket = (message as { socket?: Socket }).socket;
+  if (socket === undefined) return;
+  let address = localAddresses.get(socket);
+  if (address === undefined && socket.localAddress !== undefined) {
+    address = `${socket.localAddress}:${socket.localPort ?? 0}`;
+    localAddresses.set(socket, address);
+  }
+  if (address !== undefined) attempt.localAddress = address;
+});
+
 export class UpstreamRequest implements Dispatcher.DispatchHandler {
   private readonly cluster: Cluster;
   readonly host: Host;
@@ -76,6 +102,8 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
   readonly startMs: number;
   /** Monotonic ms when response headers arrived. */
   headersAtMs = 0;
+  /** `ip:port` of this proxy's end of the upstream connection, once the request is written ('' before). */
+  localAddress = '';
 
   constructor(cluster: Cluster, host: Host, resources: ResourceManager, clock: Clock, dynamicStats: boolean, callbacks: UpstreamCallbacks) {
     this.cluster = cluster;
@@ -163,6 +191,7 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
       return;
     }
     this.started = true;
+    starting = this;
     this.leavePending();
     this.host.outlier?.putResult('LOCAL_ORIGIN_CONNECT_SUCCESS');
   }
