@@ -46,7 +46,9 @@ describe('the /graph page in headless chromium', () => {
     await m.traffic(10);
     await page.waitForSelector(`${ratingsEdge}.failure`, { timeout: PAGE_WAIT_MS });
     expect(await page.locator(ratingsEdge).getAttribute('stroke')).toBe('#c9190b');
-    expect(await page.locator(`text.label[data-source="default/reviews-v2"][data-target="default/ratings-v1"]`).textContent()).toMatch(/ [1-9]\d\.\d % err/);
+    // Red as soon as a redraw sees more than 5 % of 5xx (the share only grows while ratings keeps failing).
+    const label = await page.locator(`text.label[data-source="default/reviews-v2"][data-target="default/ratings-v1"]`).textContent();
+    expect(Number(/ (\d+\.\d) % err/.exec(label ?? '')?.[1])).toBeGreaterThan(5);
     expect(await page.locator('path.edge[data-source="default/productpage-v1"][data-target="default/reviews-v1"]').getAttribute('stroke')).toBe('#3e8635');
     const screenshot = process.env['MESH_GRAPH_SCREENSHOT'];
     if (screenshot) {
